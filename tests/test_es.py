@@ -1,0 +1,80 @@
+"""The evolution strategy on functions whose answer is known."""
+import numpy as np
+import pytest
+
+import catch_es as ce
+
+
+def test_ask_gives_mirrored_float32_candidates_from_seeded_noise():
+    theta = np.linspace(-1, 1, 7).astype("float32")
+    strategy = ce.EvolutionStrategy(theta, population_size=6, sigma=0.5, seed=3)
+    candidates = strategy.ask()
+    assert candidates.shape == (6, 7) and candidates.dtype == np.float32
+    np.testing.assert_allclose(candidates[0::2] + candidates[1::2], np.broadcast_to(2 * theta, (3, 7)), atol=1e-6)
+    for index in range(6):
+        sign = 1 if index % 2 == 0 else -1
+        expected = theta + 0.5 * sign * ce.pair_noise(3, 0, index // 2, 7)
+        np.testing.assert_array_equal(candidates[index], expected)
+
+
+def test_noise_is_a_pure_function_of_seed_generation_and_pair():
+    a = ce.pair_noise(1, 2, 3, 50)
+    np.testing.assert_array_equal(a, ce.pair_noise(1, 2, 3, 50))
+    for other in [(0, 2, 3), (1, 1, 3), (1, 2, 4)]:
+        assert not np.array_equal(a, ce.pair_noise(*other, 50))
+
+
+def test_centred_ranks_tie_scale_and_rank_non_finite_worst():
+    np.testing.assert_allclose(ce.centred_ranks(np.array([3.0, 1.0, 2.0])), [0.5, -0.5, 0.0])
+    np.testing.assert_allclose(ce.centred_ranks(np.array([1.0, 5.0, 5.0, 0.0, 7.0])), [-0.25, 0.125, 0.125, -0.5, 0.5])
+    assert np.all(ce.centred_ranks(np.full(10, 0.3)) == 0)
+    ranks = ce.centred_ranks(np.array([0.0, np.nan, 1.0, np.inf, -np.inf, -5.0]))
+    assert ranks[1] == ranks[3] == ranks[4] == ranks.min()  # NaN and ±inf share the worst ranks
+    assert ranks[2] == 0.5 and abs(ranks.sum()) < 1e-6
+
+
+def test_gradient_estimate_points_along_the_true_gradient():
+    direction = np.random.default_rng(0).standard_normal(50).astype("float32")
+    strategy = ce.EvolutionStrategy(np.zeros(50), population_size=1000, sigma=0.1, seed=0)
+    candidates = strategy.ask()
+    gradient = strategy.tell(candidates @ direction)  # a linear function: its gradient is `direction`
+    cosine = gradient @ direction / np.linalg.norm(gradient) / np.linalg.norm(direction)
+    assert cosine > 0.9
+
+
+def test_converges_on_a_quadratic():
+    target = np.random.default_rng(1).uniform(-2, 2, 30).astype("float32")
+    strategy = ce.EvolutionStrategy(np.zeros(30), population_size=50, sigma=0.1, learning_rate=0.05, seed=0)
+    start = np.linalg.norm(strategy.theta - target)
+    for _ in range(400):
+        candidates = strategy.ask()
+        strategy.tell(-np.sum((candidates - target) ** 2, axis=1))
+    assert np.linalg.norm(strategy.theta - target) < 0.05 * start
+
+
+def test_equal_rewards_give_exactly_zero_step():
+    theta = np.arange(5, dtype="float32")
+    strategy = ce.EvolutionStrategy(theta, population_size=8, sigma=0.1, seed=0)
+    strategy.ask()
+    gradient = strategy.tell(np.full(8, -1.0))
+    assert np.all(gradient == 0)
+    np.testing.assert_array_equal(strategy.theta, theta)
+
+
+def test_nan_rewards_leave_theta_finite_and_rank_worst():
+    strategy = ce.EvolutionStrategy(np.zeros(4), population_size=4, sigma=0.1, seed=0)
+    strategy.ask()
+    strategy.tell(np.array([np.nan, np.nan, np.nan, np.nan]))
+    assert np.all(np.isfinite(strategy.theta))
+    candidates = strategy.ask()
+    rewards = np.array([1.0, np.nan, 0.0, 0.0])  # the NaN candidate counts as the worst
+    gradient = strategy.tell(rewards)
+    assert np.all(np.isfinite(strategy.theta))
+    expected = ce.centred_ranks(np.array([1.0, -np.inf, 0.0, 0.0])) @ strategy.noise / (4 * 0.1)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(population_size=7), dict(population_size=0), dict(sigma=0.0), dict(learning_rate=-1.0)])
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        ce.EvolutionStrategy(np.zeros(3), **kwargs)
