@@ -57,10 +57,20 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-import keras
 import numpy as np
-import tensorflow as tf
-from keras import ops
+
+# While it loads, TensorFlow writes lines about missing GPU drivers straight to the
+# process's stderr, whatever TF_CPP_MIN_LOG_LEVEL says. Silence them, so that the
+# script's own messages (an error about a bad option, say) are the only ones shown.
+saved_stderr = os.dup(2)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+try:
+    import keras
+    import tensorflow as tf
+    from keras import ops
+finally:
+    os.dup2(saved_stderr, 2)
+    os.close(saved_stderr)
 
 # %% [markdown]
 """
@@ -305,7 +315,7 @@ The update is the blog's `grad ≈ R · n`, with three refinements, each a line 
   pull towards zero the weights keep growing. Big weights make the network's choices
   so firm that noise of size `sigma` no longer changes a single action: every candidate
   then plays alike and learning stalls. Shrinking the weights a little each step keeps
-  the noise meaningful (here it took the seeds that stall from 3 in 10 to 1 in 10).
+  the noise meaningful.
 
 The noise of candidate `i` in generation `g` is a pure function of `(seed, g, i)`, so a
 run can be replayed exactly, and a worker elsewhere could rebuild a candidate from three
@@ -493,7 +503,7 @@ def parse_config(argv=None):
             parser.add_argument(option, action=argparse.BooleanOptionalAction, default=field.default, help=help)
         else:
             allowed = f"; {field.metadata['allowed']}" if field.metadata["allowed"] else ""
-            parser.add_argument(option, type=field.type, default=field.default,
+            parser.add_argument(option, type=field.type, default=field.default, metavar=field.type.__name__.upper(),
                                 help=f"{help} (default: {field.default}{allowed})")
     try:
         return Config(**vars(parser.parse_args(argv)))
