@@ -375,9 +375,9 @@ class EvolutionStrategy:
 ## Training
 
 Training is the loop the introduction promised: ask for candidates, play all their
-games in one call, tell the strategy how each did. After each step we measure the exact
-catch rate of `theta` itself (not of the noisy candidates) and stop as soon as it
-catches all 80 fruits. The function returns what it made: the trained model and the
+games in one call, tell the strategy how each did. `theta` itself plays in the same
+call, so each generation also measures its exact catch rate (not the noisy
+candidates'), and training stops as soon as it catches all 80 fruits. The function returns what it made: the trained model and the
 history of the run.
 """
 
@@ -400,22 +400,23 @@ def train(config, log=print):
     history, games, start = [], 0, time.perf_counter()
     logged = (0, start)  # games and time at the last progress line
     for generation in range(config.generations):
-        rewards = play_population(strategy.ask()).mean(axis=1)  # one mean reward per candidate
-        strategy.tell(rewards)
-        catches = count_catches(play_population(strategy.theta[None]))
-        games += (config.population_size + 1) * len(start_states()[0])
+        # Row 0 is theta itself, played alongside its candidates to measure its catch rate.
+        rewards = play_population(np.vstack([strategy.theta, strategy.ask()]))
+        catches, candidate_rewards = count_catches(rewards[0]), rewards[1:].mean(axis=1)
+        games += rewards.size
         now = time.perf_counter()
-        history.append(dict(generation=generation, mean_reward=float(rewards.mean()),
-                            max_reward=float(rewards.max()), catch_rate=catches / 80,
+        history.append(dict(generation=generation, mean_reward=float(candidate_rewards.mean()),
+                            max_reward=float(candidate_rewards.max()), catch_rate=catches / 80,
                             games=games, seconds=now - start))
         solved = catches == 80
         if solved or generation % config.log_every == 0 or generation == config.generations - 1:
             speed = (games - logged[0]) / (now - logged[1])
-            log(f"generation {generation:4d}  mean reward {rewards.mean():+.3f}  "
+            log(f"generation {generation:4d}  mean reward {candidate_rewards.mean():+.3f}  "
                 f"catches {catches:2d}/80  {speed:9,.0f} games/s  {now - start:6.1f} s")
             logged = (games, now)
-        if solved:
-            break
+        if solved or generation == config.generations - 1:
+            break  # so that the model we return is the one whose catch rate was just measured
+        strategy.tell(candidate_rewards)
     set_flat_weights(model, strategy.theta)
     return TrainingResult(model, history, solved)
 
@@ -516,14 +517,15 @@ def main(argv=None):
     result = train(config)
     last = result.history[-1]
     if result.solved:
-        print(f"solved: all 80 fruits caught after {last['generation'] + 1} generations, "
+        print(f"solved: all 80 fruits caught after {last['generation']} generations, "
               f"{last['games']:,} games, {last['seconds']:.1f} s")
     else:
         print(f"not solved: {round(last['catch_rate'] * 80)}/80 fruits caught after {config.generations} generations")
     result.model.save(config.output)
     print(f"saved the trained network to {config.output}")
     if config.render:
-        frames, rewards = replay(result.model, [np.random.default_rng(config.seed).integers(GRID_SIZE)], [1])
+        far_column = np.random.default_rng(config.seed).integers(5, GRID_SIZE)  # a fruit far from the basket
+        frames, rewards = replay(result.model, [far_column], [1])
         show_game(frames[0], rewards[0])
     return result
 
