@@ -5,8 +5,8 @@
 **Description:** evolve a small Keras network that plays Catch, with no backpropagation,
 by adding random noise to its weights and keeping what wins.
 
-Run it with `python catch_es.py` (about 10 seconds on a 2-core CPU), read it from top
-to bottom, then change it. `python catch_es.py --help` lists every setting.
+Run it with `python catch_es.py` (about 15 seconds on a 2-core CPU, start-up included),
+read it from top to bottom, then change it. `python catch_es.py --help` lists every setting.
 
 ## Introduction
 
@@ -276,7 +276,7 @@ def make_population_player(model):
 
         def policy(boards):
             scores, _ = model.stateless_call(weights, non_trainable, boards)
-            return ops.cast(ops.argmax(scores, axis=-1), "int32")
+            return tf.argmax(scores, axis=-1, output_type="int32")  # ops.argmax vectorizes less well
 
         return play(policy, fruit_columns, basket_centres)
 
@@ -299,7 +299,7 @@ Here is the heart of it, written for any function of a flat vector, in the ask/t
 style of libraries such as pycma, estool and evosax: `ask()` hands out candidates,
 you score them any way you like, `tell(rewards)` moves `theta`.
 
-The update is the blog's `grad ≈ R · n`, with three refinements, each a line or two:
+The update is the blog's `grad ≈ R · n`, with four refinements, each a line or two:
 
 * **Mirrored noise.** Candidates come in pairs `theta + sigma·n` and `theta - sigma·n`.
   The two halves of a pair cancel whatever does not depend on the reward, which halves
@@ -342,12 +342,16 @@ class EvolutionStrategy:
     def __init__(self, theta, population_size=100, sigma=0.1, learning_rate=0.03, weight_decay=0.0, seed=0):
         if population_size < 2 or population_size % 2:
             raise ValueError(f"population_size must be an even number >= 2, got {population_size}")
-        if not (sigma > 0 and learning_rate > 0 and weight_decay >= 0):
-            raise ValueError("sigma and learning_rate must be > 0, weight_decay >= 0")
+        for name, value, low in [("sigma", sigma, 0), ("learning_rate", learning_rate, 0)]:
+            if not value > low:
+                raise ValueError(f"{name} must be > {low}, got {value}")
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.population_size, self.sigma, self.seed = population_size, sigma, seed
         self.generation = 0
         self._theta = keras.Variable(np.asarray(theta, dtype="float32"), name="theta")
         self.optimizer = keras.optimizers.Adam(learning_rate, weight_decay=weight_decay or None)
+        # Compiled, one Adam step on 10,403 weights takes about 1 ms instead of 14 ms.
         self._apply = tf.function(lambda gradient: self.optimizer.apply([gradient], [self._theta]))
 
     @property
@@ -355,8 +359,10 @@ class EvolutionStrategy:
         return self._theta.numpy()
 
     def ask(self):
-        pairs = [pair_noise(self.seed, self.generation, k, self._theta.shape[0]) for k in range(self.population_size // 2)]
-        self.noise = np.stack([sign * n for n in pairs for sign in (1, -1)])  # rows: +n0, -n0, +n1, -n1, ...
+        """Candidates theta ± sigma·n, one per row; their noise is kept for `tell`."""
+        size, pairs = self._theta.shape[0], self.population_size // 2
+        noise = [pair_noise(self.seed, self.generation, pair, size) for pair in range(pairs)]
+        self.noise = np.stack([sign * n for n in noise for sign in (1, -1)])  # +n0, -n0, +n1, -n1, ...
         return self.theta + self.sigma * self.noise
 
     def tell(self, rewards):
@@ -377,8 +383,8 @@ class EvolutionStrategy:
 Training is the loop the introduction promised: ask for candidates, play all their
 games in one call, tell the strategy how each did. `theta` itself plays in the same
 call, so each generation also measures its exact catch rate (not the noisy
-candidates'), and training stops as soon as it catches all 80 fruits. The function returns what it made: the trained model and the
-history of the run.
+candidates'), and training stops as soon as it catches all 80 fruits. The function
+returns what it made: the trained model and the history of the run.
 """
 
 
@@ -534,7 +540,10 @@ def main(argv=None):
 """
 ## Conclusion
 
-A network of 10,403 weights learned to catch every fruit without a single gradient:
+On a 2-core CPU, the default run plays about 170,000 games a second and catches all 80
+fruits after about 110 generations (a million games, 10 seconds of training); 9 of the
+seeds 0 to 9 get there (measured with `python benchmarks/benchmark.py`). A network of
+10,403 weights learned to catch every fruit without a single gradient:
 noise, rewards, ranks and one matrix product. The same few lines train any model you
 can express as a vector of weights, and they parallelise across as many machines as
 you have, at the cost of playing many more games than a gradient method would need.
