@@ -315,7 +315,8 @@ The update is the blog's `grad ≈ R · n`, with four refinements, each a line o
   pull towards zero the weights keep growing. Big weights make the network's choices
   so firm that noise of size `sigma` no longer changes a single action: every candidate
   then plays alike and learning stalls. Shrinking the weights a little each step keeps
-  the noise meaningful.
+  the noise meaningful: 9 of the seeds 0 to 9 solve the game with it, 8 without
+  (`python benchmarks/sweep.py "weight_decay=0.0" 0,1,2,3,4,5,6,7,8,9`).
 
 The noise of candidate `i` in generation `g` is a pure function of `(seed, g, i)`, so a
 run can be replayed exactly, and a worker elsewhere could rebuild a candidate from three
