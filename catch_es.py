@@ -410,16 +410,17 @@ def train(config, log=print):
         # Row 0 is theta itself, played alongside its candidates to measure its catch rate.
         rewards = play_population(np.vstack([strategy.theta, strategy.ask()]))
         catches, candidate_rewards = count_catches(rewards[0]), rewards[1:].mean(axis=1)
+        starts = rewards.shape[1]  # every candidate plays every start state
         games += rewards.size
         now = time.perf_counter()
         history.append(dict(generation=generation, mean_reward=float(candidate_rewards.mean()),
-                            max_reward=float(candidate_rewards.max()), catch_rate=catches / 80,
+                            max_reward=float(candidate_rewards.max()), catch_rate=catches / starts,
                             games=games, seconds=now - start))
-        solved = catches == 80
+        solved = catches == starts
         if solved or generation % config.log_every == 0 or generation == config.generations - 1:
             speed = (games - logged[0]) / (now - logged[1])
             log(f"generation {generation:4d}  mean reward {candidate_rewards.mean():+.3f}  "
-                f"catches {catches:2d}/80  {speed:9,.0f} games/s  {now - start:6.1f} s")
+                f"catches {catches:2d}/{starts}  {speed:9,.0f} games/s  {now - start:6.1f} s")
             logged = (games, now)
         if solved or generation == config.generations - 1:
             break  # so that the model we return is the one whose catch rate was just measured
