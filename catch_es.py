@@ -51,13 +51,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
+import csv
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from matplotlib.figure import Figure  # plots without a display: no pyplot, no backend to choose
+from PIL import Image, ImageDraw
 
 # While it loads, TensorFlow writes lines about missing GPU drivers straight to the
 # process's stderr, whatever TF_CPP_MIN_LOG_LEVEL says. Silence them, so that the
@@ -68,6 +72,8 @@ try:
     import keras
     import tensorflow as tf
     from keras import ops
+
+    tf.config.list_physical_devices()  # the first look for a GPU writes one more such line
 finally:
     os.dup2(saved_stderr, 2)
     os.close(saved_stderr)
@@ -102,9 +108,8 @@ class Config:
     generations: int = setting(500, "stop after this many generations if not solved", lambda v: v >= 1, ">= 1")
     hidden_units: int = setting(100, "width of the network's hidden layer", lambda v: v >= 1, ">= 1")
     log_every: int = setting(10, "print a progress line every this many generations", lambda v: v >= 1, ">= 1")
-    output: str = setting("catch_policy.keras", "where to save the trained model (.keras)",
-                          lambda v: v.endswith(".keras"), "a path ending in .keras")
-    render: bool = setting(True, "show the trained network playing a game in the terminal")
+    out: str = setting("", "the run's folder (default: runs/seed<SEED>-<date>-<time>)")
+    render: bool = setting(True, "show the trained network playing a few games in the terminal")
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -385,18 +390,44 @@ Training is the loop the introduction promised: ask for candidates, play all the
 games in one call, tell the strategy how each did. `theta` itself plays in the same
 call, so each generation also measures its exact catch rate (not the noisy
 candidates'), and training stops as soon as it catches all 80 fruits. The function
-returns what it made: the trained model and the history of the run.
+returns what it made: the trained model and the history of the run, one row per
+generation.
+
+While it runs, a `Progress` shows how it goes: one status line rewritten in place when
+the output is a terminal, plain lines every few generations when it is a file or a log.
 """
 
 
 # %%
+class Progress:
+    def __init__(self, config, out=None):
+        self.every, self.generations, self.out = config.log_every, config.generations, out or sys.stdout
+        self.live = self.out.isatty()
+
+    def __call__(self, history, done):
+        row = history[-1]
+        if not (self.live or done or row["generation"] % self.every == 0):
+            return
+        earlier = history[-11] if len(history) > 10 else dict(games=0, seconds=0.0)
+        speed = (row["games"] - earlier["games"]) / (row["seconds"] - earlier["seconds"])
+        line = (f"generation {row['generation']:4d}  mean reward {row['mean_reward']:+.3f}  "
+                f"catches {round(row['catch_rate'] * 80):2d}/80  {speed:9,.0f} games/s  {row['seconds']:6.1f} s")
+        if self.live:  # a bar, then the line, over the previous one
+            bar = "#" * (20 * (row["generation"] + 1) // self.generations)
+            self.out.write(f"\r\x1b[K[{bar:<20}] {line}" + ("\n" if done else ""))
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+
 class TrainingResult(NamedTuple):
     model: keras.Model
     history: list  # one dict per generation
     solved: bool
 
 
-def train(config, log=print):
+def train(config, progress=None):
+    progress = progress or Progress(config)
     keras.utils.set_random_seed(config.seed)  # the initial weights
     model = build_policy(config.hidden_units)
     play_population = make_population_player(model)
@@ -405,24 +436,19 @@ def train(config, log=print):
         config.learning_rate, config.weight_decay, config.seed,
     )
     history, games, start = [], 0, time.perf_counter()
-    logged = (0, start)  # games and time at the last progress line
     for generation in range(config.generations):
         # Row 0 is theta itself, played alongside its candidates to measure its catch rate.
         rewards = play_population(np.vstack([strategy.theta, strategy.ask()]))
-        catches, candidate_rewards = count_catches(rewards[0]), rewards[1:].mean(axis=1)
+        catches, candidate_rewards = count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
         starts = rewards.shape[1]  # every candidate plays every start state
         games += rewards.size
-        now = time.perf_counter()
         history.append(dict(generation=generation, mean_reward=float(candidate_rewards.mean()),
                             max_reward=float(candidate_rewards.max()), catch_rate=catches / starts,
-                            games=games, seconds=now - start))
+                            games=games, seconds=round(time.perf_counter() - start, 4)))
         solved = catches == starts
-        if solved or generation % config.log_every == 0 or generation == config.generations - 1:
-            speed = (games - logged[0]) / (now - logged[1])
-            log(f"generation {generation:4d}  mean reward {candidate_rewards.mean():+.3f}  "
-                f"catches {catches:2d}/{starts}  {speed:9,.0f} games/s  {now - start:6.1f} s")
-            logged = (games, now)
-        if solved or generation == config.generations - 1:
+        done = solved or generation == config.generations - 1
+        progress(history, done)
+        if done:
             break  # so that the model we return is the one whose catch rate was just measured
         strategy.tell(candidate_rewards)
     set_flat_weights(model, strategy.theta)
@@ -433,15 +459,16 @@ def train(config, log=print):
 """
 ## Watching the result
 
-Numbers are one thing; a basket chasing a fruit is another. These few lines draw the
-board as text and replay games step by step, animated in place when the output is a
-terminal, and as a strip of frames side by side when it goes to a file or a log.
+Numbers are one thing; a basket chasing a fruit is another. `replay` plays a few games
+with the trained network and draws each step as text: `O` is the fruit, `=` the
+basket. In a terminal the games are animated in place, frame by frame; in a file or a
+log each game is printed as a strip of frames side by side.
 """
 
 
 # %%
 def draw(state, game=0):
-    """The board of one game as lines of text: `O` is the fruit, `=` the basket."""
+    """The board of one game as lines of text."""
     fruit_row, fruit_column, basket = (int(np.asarray(a)[game]) for a in state)
     board = [["."] * GRID_SIZE for _ in range(GRID_SIZE)]
     board[GRID_SIZE - 1][basket - 1 : basket + 2] = ["="] * 3
@@ -461,19 +488,77 @@ def replay(model, fruit_columns, basket_centres):
     return frames, np.asarray(reward)
 
 
-def show_game(frames, reward, out=sys.stdout, delay=0.15):
-    verdict = "caught!" if reward > 0 else "missed."
-    if out.isatty():
-        for index, frame in enumerate(frames):
-            if index:
-                out.write(f"\x1b[{GRID_SIZE}A")  # move the cursor back up over the last frame
-            out.write("\n".join(frame) + "\n")
-            out.flush()
-            time.sleep(delay)
-    else:
-        for line in range(GRID_SIZE):
-            out.write("  ".join(frame[line] for frame in frames) + "\n")
-    out.write(verdict + "\n")
+def some_start_states(seed, count):
+    """`count` different start states, picked at random but the same for the same seed."""
+    picked = np.random.default_rng(seed).choice(GRID_SIZE * (GRID_SIZE - 2), count, replace=False)
+    return [states[picked] for states in start_states()]
+
+
+def show_games(frames, rewards, out=None, delay=0.1):
+    out = out or sys.stdout
+    for game_frames, reward in zip(frames, rewards):
+        if out.isatty():
+            for index, frame in enumerate(game_frames):
+                if index:
+                    out.write(f"\x1b[{GRID_SIZE}A")  # move the cursor back up over the last frame
+                out.write("\n".join(frame) + "\n")
+                out.flush()
+                time.sleep(delay)
+        else:
+            for line in range(GRID_SIZE):
+                out.write("  ".join(frame[line] for frame in game_frames) + "\n")
+        out.write(("caught!" if reward > 0 else "missed.") + "\n\n")
+
+
+# %% [markdown]
+"""
+## Pictures: the learning curve and the catcher
+
+Each run also leaves two pictures in its folder. The learning curve plots the exact
+catch rate and the candidates' mean reward against generations and against wall time.
+The GIF is the one the original blog post showed: the trained network playing a
+handful of games, each text frame of `replay` drawn as coloured squares, with a green
+(caught) or red (missed) border on the last frame of each game.
+"""
+
+
+# %%
+def plot_learning_curve(history, path):
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    for axes, x, label in zip(figure.subplots(1, 2, sharey=True), ("generation", "seconds"),
+                              ("generation", "wall time (s)")):
+        axes.plot([row[x] for row in history], [row["catch_rate"] for row in history], label="catch rate of theta")
+        axes.plot([row[x] for row in history], [row["mean_reward"] for row in history],
+                  label="mean reward of the candidates")
+        axes.set(xlabel=label, ylim=(-1.05, 1.05))
+        axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.savefig(path, dpi=100)
+
+
+COLOURS = {".": (235, 235, 235), "O": (230, 120, 20), "=": (40, 70, 160)}
+CAUGHT, MISSED = (30, 170, 60), (210, 40, 40)
+
+
+def frame_image(frame, cell=32, border=None):
+    image = Image.new("RGB", (GRID_SIZE * cell, GRID_SIZE * cell), "white")
+    pen = ImageDraw.Draw(image)
+    for row, line in enumerate(frame):
+        for column, char in enumerate(line):
+            pen.rectangle([column * cell + 1, row * cell + 1, (column + 1) * cell - 2, (row + 1) * cell - 2],
+                          fill=COLOURS[char])
+    if border:
+        pen.rectangle([0, 0, image.width - 1, image.height - 1], outline=border, width=cell // 5)
+    return image
+
+
+def save_gif(frames, rewards, path, delay=150):
+    images, durations = [], []
+    for game_frames, reward in zip(frames, rewards):
+        images += [frame_image(frame) for frame in game_frames[:-1]]
+        images.append(frame_image(game_frames[-1], border=CAUGHT if reward > 0 else MISSED))
+        durations += [delay] * (len(game_frames) - 1) + [delay * 6]  # hold the verdict a moment
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
 
 
 # %% [markdown]
@@ -492,19 +577,31 @@ def show_game(frames, reward, out=sys.stdout, delay=0.15):
 
 ## Running it
 
-`main` ties it together: read the settings, train, save, and show a game. It runs only
-when the file is run as a script, so importing the file (in a test, or in a notebook)
-has no side effects.
+`main` ties it together. Each training run gets a folder of its own under `runs/`, as in
+CleanRL, named after its seed and its start time: the trained network `policy.keras`,
+the settings `config.json`, one row per generation in `history.csv`, and the two
+pictures. `--play PATH` instead loads a saved network, measures its exact catch rate
+and replays a few of its games.
+
+The run lives in `main`, which runs only when the file is run as a script, so importing
+the file (in a test, or in a notebook) has no side effects.
 """
 
 
 # %%
+def usage_error(message):
+    """Refuse bad input the way argparse does: one line, exit status 2."""
+    sys.stderr.write(f"catch_es.py: error: {message} (see --help)\n")
+    sys.exit(2)
+
+
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        usage_error(message)
 
 
-def parse_config(argv=None):
+def parse_args(argv=None):
+    """The command line as (Config, path of a policy to play or None)."""
     parser = OneLineParser(description="Evolve a Keras network that plays Catch, with an evolution strategy.")
     for field in dataclasses.fields(Config):
         option, help = "--" + field.name.replace("_", "-"), field.metadata["help"]
@@ -513,28 +610,70 @@ def parse_config(argv=None):
         else:
             allowed = f"; {field.metadata['allowed']}" if field.metadata["allowed"] else ""
             parser.add_argument(option, type=field.type, default=field.default, metavar=field.type.__name__.upper(),
-                                help=f"{help} (default: {field.default}{allowed})")
+                                help=f"{help} (default: {field.default!r}{allowed})")
+    parser.add_argument("--play", metavar="PATH", help="replay a saved policy (a .keras file) instead of training")
+    arguments = vars(parser.parse_args(argv))
+    play = arguments.pop("play")
     try:
-        return Config(**vars(parser.parse_args(argv)))
+        return Config(**arguments), play
     except ValueError as error:
-        parser.error(str(error))
+        usage_error(str(error))
+
+
+def new_run_folder(config):
+    folder = Path(config.out or f"runs/seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if folder.exists() and any(folder.iterdir()):
+        usage_error(f"--out {folder} already holds files; choose an empty or new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = dataclasses.asdict(dataclasses.replace(config, out=str(folder)))
+    (folder / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    return folder
+
+
+def save_run(result, folder, seed):
+    result.model.save(folder / "policy.keras")
+    with open(folder / "history.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(result.history[0]))
+        writer.writeheader()
+        writer.writerows(result.history)
+    plot_learning_curve(result.history, folder / "learning_curve.png")
+    save_gif(*replay(result.model, *some_start_states(seed, 6)), folder / "catch.gif")
+
+
+def load_policy(path):
+    """A saved Keras model that can play Catch, or one line saying why not."""
+    if not Path(path).is_file():
+        usage_error(f"--play {path}: no such file")
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:  # Keras raises many kinds, all meaning "not a model I can read"
+        usage_error(f"--play {path}: not a Keras model ({type(error).__name__})")
+    if tuple(model.input_shape) != (None, GRID_SIZE * GRID_SIZE) or tuple(model.output_shape) != (None, len(ACTIONS)):
+        usage_error(f"--play {path}: the model maps {model.input_shape} to {model.output_shape}, "
+                    f"Catch needs (None, {GRID_SIZE * GRID_SIZE}) to (None, {len(ACTIONS)})")
+    return model
 
 
 def main(argv=None):
-    config = parse_config(argv)
-    result = train(config)
-    last = result.history[-1]
-    if result.solved:
-        print(f"solved: all 80 fruits caught after {last['generation']} generations, "
-              f"{last['games']:,} games, {last['seconds']:.1f} s")
+    config, policy_path = parse_args(argv)
+    if policy_path:
+        model, result = load_policy(policy_path), None
+        catches = count_catches(play(greedy(model), *start_states()))
+        print(f"{policy_path} catches {catches}/80 fruits: exact catch rate {catches / 80:.1%}")
     else:
-        print(f"not solved: {round(last['catch_rate'] * 80)}/80 fruits caught after {config.generations} generations")
-    result.model.save(config.output)
-    print(f"saved the trained network to {config.output}")
+        folder = new_run_folder(config)
+        result = train(config)
+        model, last = result.model, result.history[-1]
+        if result.solved:
+            print(f"solved: all 80 fruits caught after {last['generation']} generations, "
+                  f"{last['games']:,} games, {last['seconds']:.1f} s")
+        else:
+            print(f"not solved: {round(last['catch_rate'] * 80)}/80 fruits caught after {config.generations} generations")
+        save_run(result, folder, config.seed)
+        print(f"saved the trained network, its settings, history, learning curve and catch.gif to {folder}/")
+        print(f"replay it with: python catch_es.py --play {folder / 'policy.keras'}")
     if config.render:
-        far_column = np.random.default_rng(config.seed).integers(5, GRID_SIZE)  # a fruit far from the basket
-        frames, rewards = replay(result.model, [far_column], [1])
-        show_game(frames[0], rewards[0])
+        show_games(*replay(model, *some_start_states(config.seed, 3)))
     return result
 
 
@@ -553,4 +692,5 @@ you have, at the cost of playing many more games than a gradient method would ne
 
 # %%
 if __name__ == "__main__":
-    main()
+    # In a notebook, sys.argv holds the kernel's own arguments, not ours: run with the defaults.
+    main([] if "ipykernel" in sys.modules else None)

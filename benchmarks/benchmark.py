@@ -59,7 +59,7 @@ def seconds_to_solve(seed):
     """Wall-clock seconds of `python catch_es.py --seed S`, start-up included."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, str(ROOT / "catch_es.py"), "--seed", str(seed), "--no-render",
-                   "--output", str(Path(folder) / "policy.keras")]
+                   "--out", str(Path(folder) / "run")]
         start = time.perf_counter()
         run = subprocess.run(command, capture_output=True, text=True, cwd=folder)
         seconds = time.perf_counter() - start

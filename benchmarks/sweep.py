@@ -20,7 +20,7 @@ def main(settings, seeds):
     results = []
     for seed in (int(seed) for seed in seeds.split(",")):
         start = time.perf_counter()
-        result = ce.train(ce.Config(seed=seed, render=False, **overrides), log=lambda line: None)
+        result = ce.train(ce.Config(seed=seed, render=False, **overrides), progress=lambda history, done: None)
         last = result.history[-1]
         results.append((result.solved, last["generation"], time.perf_counter() - start))
         print(f"seed {seed}: {'solved' if result.solved else 'not solved'}, generation {last['generation']}, "

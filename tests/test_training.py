@@ -1,15 +1,9 @@
-"""The compiled player, training, reproducibility and the script as a user runs it."""
-import subprocess
-import sys
-
+"""The compiled player, training and reproducibility."""
 import keras
 import numpy as np
 import pytest
 
 import catch_es as ce
-
-SCRIPT = str(ce.Path(ce.__file__))
-
 
 def eager_rewards(model, flat):
     """Play the 80 games one step at a time with the model's own weights: no compiled code."""
@@ -42,9 +36,13 @@ def test_any_small_keras_model_can_be_evolved():
     np.testing.assert_array_equal(rewards[0], eager_rewards(model, ce.flatten_weights(model)))
 
 
+def quiet(history, done):
+    pass
+
+
 @pytest.fixture(scope="module")
 def solved_run():
-    return ce.train(ce.Config(seed=0, render=False), log=lambda line: None)
+    return ce.train(ce.Config(seed=0, render=False), progress=quiet)
 
 
 def test_training_solves_catch(solved_run):
@@ -58,48 +56,9 @@ def test_training_solves_catch(solved_run):
 
 def test_same_seed_same_weights_other_seed_other_weights():
     def final_weights(seed):
-        result = ce.train(ce.Config(seed=seed, generations=5, population_size=20, render=False), log=lambda line: None)
+        result = ce.train(ce.Config(seed=seed, generations=5, population_size=20, render=False), progress=quiet)
         return ce.flatten_weights(result.model)
 
     first = final_weights(3)
     np.testing.assert_array_equal(first, final_weights(3))
     assert not np.array_equal(first, final_weights(4))
-
-
-def run_script(*args, cwd):
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
-def test_script_runs_with_tiny_settings_and_saves_a_loadable_model(tmp_path):
-    output = tmp_path / "tiny.keras"
-    run = run_script("--generations", "3", "--population-size", "10", "--log-every", "1",
-                     "--output", str(output), cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    progress = [line for line in run.stdout.splitlines() if line.startswith("generation")]
-    assert len(progress) == 3
-    assert "catches" in progress[0] and "games/s" in progress[0]
-    assert f"saved the trained network to {output}" in run.stdout
-    assert "caught!" in run.stdout or "missed." in run.stdout  # the game it played at the end
-    model = keras.models.load_model(output)
-    assert model.input_shape == (None, 100) and model.output_shape == (None, 3)
-
-
-def test_help_explains_every_setting(tmp_path):
-    run = run_script("--help", cwd=tmp_path)
-    assert run.returncode == 0
-    for field in ce.dataclasses.fields(ce.Config):
-        assert "--" + field.name.replace("_", "-") in run.stdout
-
-
-@pytest.mark.parametrize(
-    "args, option",
-    [(["--sigma", "-1"], "--sigma"), (["--population-size", "7"], "--population-size"),
-     (["--generations", "0"], "--generations"), (["--hidden-units", "0"], "--hidden-units"),
-     (["--output", "model.h5"], "--output"), (["--sigma", "abc"], "--sigma"), (["--bogus"], "--bogus")],
-)
-def test_bad_values_are_refused_in_one_line(tmp_path, args, option):
-    run = run_script(*args, cwd=tmp_path)
-    assert run.returncode == 2
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and option in lines[0] and "error" in lines[0]
-    assert list(tmp_path.iterdir()) == []  # nothing written

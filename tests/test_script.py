@@ -1,0 +1,179 @@
+"""The script as a user runs it: the run folder, its pictures, --play, bad input and the notebook."""
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import jupytext
+import keras
+import nbclient
+import numpy as np
+import pytest
+from PIL import Image
+
+import catch_es as ce
+
+SCRIPT = str(ce.Path(ce.__file__))
+FILES = {"policy.keras", "config.json", "history.csv", "learning_curve.png", "catch.gif"}
+
+
+def run_script(*args, cwd):
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def refused(capsys, argv):
+    """Run main in this process on bad input; return the one line it printed."""
+    with pytest.raises(SystemExit) as exit:
+        ce.main(argv)
+    assert exit.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("catch_es.py: error:")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One short training run of the script, as a user starts it."""
+    folder = tmp_path_factory.mktemp("tiny")
+    run = run_script("--generations", "4", "--population-size", "10", "--log-every", "1", "--seed", "3",
+                     cwd=folder)
+    assert run.returncode == 0, run.stderr
+    (run_folder,) = (folder / "runs").iterdir()
+    return run, run_folder
+
+
+def test_a_run_writes_its_folder(tiny_run):
+    run, folder = tiny_run
+    assert folder.name.startswith("seed3-")
+    assert {path.name for path in folder.iterdir()} == FILES
+    assert run.stderr == ""  # no TensorFlow chatter
+    progress = [line for line in run.stdout.splitlines() if line.startswith("generation")]
+    assert len(progress) == 4 and "catches" in progress[0] and "games/s" in progress[0]
+    assert f"to {folder.relative_to(folder.parents[1])}/" in run.stdout
+    assert run.stdout.count("caught!") + run.stdout.count("missed.") == 3  # the games replayed at the end
+    assert json.loads((folder / "config.json").read_text())["seed"] == 3
+
+
+def test_history_has_one_consistent_row_per_generation(tiny_run):
+    rows = list(csv.DictReader(open(tiny_run[1] / "history.csv")))
+    assert [int(row["generation"]) for row in rows] == [0, 1, 2, 3]
+    assert list(rows[0]) == ["generation", "mean_reward", "max_reward", "catch_rate", "games", "seconds"]
+    games = [int(row["games"]) for row in rows]
+    assert games == [(10 + 1) * 80 * (generation + 1) for generation in range(4)]  # theta + 10 candidates
+    for row in rows:
+        assert -1 <= float(row["mean_reward"]) <= float(row["max_reward"]) <= 1
+        assert float(row["catch_rate"]) * 80 == round(float(row["catch_rate"]) * 80)
+    seconds = [float(row["seconds"]) for row in rows]
+    assert seconds == sorted(seconds) and seconds[0] > 0
+
+
+def test_pictures_open_and_the_gif_shows_six_whole_games(tiny_run):
+    with Image.open(tiny_run[1] / "learning_curve.png") as image:
+        assert image.format == "PNG" and image.width > 500
+    with Image.open(tiny_run[1] / "catch.gif") as gif:
+        assert gif.format == "GIF" and gif.n_frames == 6 * (ce.GAME_LENGTH + 1)
+        assert gif.size == (320, 320)
+
+
+def test_play_reports_the_catch_rate_training_ended_with(tiny_run, capsys):
+    last = list(csv.DictReader(open(tiny_run[1] / "history.csv")))[-1]
+    policy = tiny_run[1] / "policy.keras"
+    ce.main(["--play", str(policy)])
+    out = capsys.readouterr().out
+    catches = round(float(last["catch_rate"]) * 80)
+    assert f"{policy} catches {catches}/80 fruits" in out
+    assert out.count("caught!") + out.count("missed.") == 3
+
+
+def test_a_saved_policy_plays_identically_when_loaded(tmp_path):
+    result = ce.train(ce.Config(generations=3, population_size=10), progress=lambda history, done: None)
+    ce.save_run(result, tmp_path, seed=0)
+    loaded = keras.models.load_model(tmp_path / "policy.keras")
+    np.testing.assert_array_equal(ce.flatten_weights(loaded), ce.flatten_weights(result.model))
+    starts = ce.start_states()
+    np.testing.assert_array_equal(ce.play(ce.greedy(loaded), *starts), ce.play(ce.greedy(result.model), *starts))
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("out", [io.StringIO(), Terminal()])
+def test_progress_is_a_status_line_on_a_terminal_and_plain_lines_elsewhere(out):
+    progress = ce.Progress(ce.Config(generations=30, log_every=10), out)
+    history = []
+    for generation in range(25):
+        history.append(dict(generation=generation, mean_reward=0.0, max_reward=0.5, catch_rate=0.5,
+                            games=80 * (generation + 1), seconds=0.1 * (generation + 1)))
+        progress(history, done=generation == 24)
+    text = out.getvalue()
+    if out.isatty():
+        assert text.count("\r") == 25 and text.count("\n") == 1 and text.endswith("\n")
+        assert "[" + "#" * 16 + " " * 4 + "] generation   24" in text  # 25 of 30 generations
+    else:
+        assert [line.split()[1] for line in text.splitlines()] == ["0", "10", "20", "24"]
+        assert "\r" not in text and "catches 40/80" in text and "800 games/s" in text
+
+
+def test_bad_option_is_one_line_from_a_fresh_process(tmp_path):
+    run = run_script("--population-size", "7", cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "catch_es.py: error: --population-size must be an even number >= 2, got 7 (see --help)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_explains_every_setting(capsys):
+    with pytest.raises(SystemExit):
+        ce.main(["--help"])
+    out = capsys.readouterr().out
+    for field in ce.dataclasses.fields(ce.Config):
+        assert "--" + field.name.replace("_", "-") in out
+    assert "--play" in out and "--no-render" in out
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [(["--sigma", "-1"], "--sigma"), (["--sigma", "0"], "--sigma"), (["--learning-rate", "0"], "--learning-rate"),
+     (["--population-size", "0"], "--population-size"), (["--generations", "0"], "--generations"),
+     (["--hidden-units", "0"], "--hidden-units"), (["--sigma", "abc"], "--sigma"), (["--bogus"], "--bogus")],
+)
+def test_bad_values_are_refused_in_one_line(tmp_path, monkeypatch, capsys, args, option):
+    monkeypatch.chdir(tmp_path)
+    assert option in refused(capsys, args)
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_run_never_writes_into_a_folder_that_holds_files(tmp_path, monkeypatch, capsys):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "history.csv").write_text("precious")
+    assert "--out" in refused(capsys, ["--out", str(tmp_path / "old")])
+    assert [path.name for path in (tmp_path / "old").iterdir()] == ["history.csv"]
+    assert (tmp_path / "old" / "history.csv").read_text() == "precious"
+
+
+def test_play_refuses_what_is_not_a_catch_policy(tmp_path, capsys):
+    assert "no such file" in refused(capsys, ["--play", str(tmp_path / "missing.keras")])
+    (tmp_path / "junk.keras").write_bytes(b"not a zip file at all")
+    assert "not a Keras model" in refused(capsys, ["--play", str(tmp_path / "junk.keras")])
+    wrong = keras.Sequential([keras.Input((100,)), keras.layers.Dense(4)])
+    wrong.save(tmp_path / "four_actions.keras")
+    assert "(None, 3)" in refused(capsys, ["--play", str(tmp_path / "four_actions.keras")])
+    wide = keras.Sequential([keras.Input((64,)), keras.layers.Dense(3)])
+    wide.save(tmp_path / "small_board.keras")
+    assert "(None, 100)" in refused(capsys, ["--play", str(tmp_path / "small_board.keras")])
+
+
+def test_the_file_is_a_notebook_that_runs_top_to_bottom(tmp_path):
+    notebook = jupytext.read(SCRIPT)
+    kinds = [cell.cell_type for cell in notebook.cells]
+    assert kinds[0] == "markdown" and kinds.count("markdown") >= 10 and kinds.count("code") >= 10
+    headings = [cell.source.splitlines()[0] for cell in notebook.cells if cell.cell_type == "markdown"]
+    assert "# Playing Catch with Keras and an Evolution Strategy" in headings
+    # Like papermill, swap the last cell's run for a short one.
+    assert "main(" in notebook.cells[-1].source
+    notebook.cells[-1].source = 'result = main(["--generations", "2", "--population-size", "4", "--out", "nb_run"])'
+    nbclient.NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert {path.name for path in (tmp_path / "nb_run").iterdir()} == FILES
