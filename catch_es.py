@@ -6,7 +6,8 @@
 by adding random noise to its weights and keeping what wins.
 
 Run it with `python catch_es.py` (about 15 seconds on a 2-core CPU, start-up included),
-read it from top to bottom, then change it. `python catch_es.py --help` lists every setting.
+read it from top to bottom, then change it. `python catch_es.py --help` lists every setting;
+`jupytext --to ipynb catch_es.py` turns the file into a notebook that runs top to bottom.
 
 ## Introduction
 
