@@ -55,6 +55,7 @@ import argparse
 import csv
 import dataclasses
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -109,6 +110,7 @@ class Config:
     generations: int = setting(500, "stop after this many generations if not solved", lambda v: v >= 1, ">= 1")
     hidden_units: int = setting(100, "width of the network's hidden layer", lambda v: v >= 1, ">= 1")
     log_every: int = setting(10, "print a progress line every this many generations", lambda v: v >= 1, ">= 1")
+    checkpoint_every: int = setting(25, "save a checkpoint every this many generations", lambda v: v >= 1, ">= 1")
     out: str = setting("", "the run's folder (default: runs/seed<SEED>-<date>-<time>)")
     render: bool = setting(True, "show the trained network playing a few games in the terminal")
 
@@ -358,6 +360,7 @@ class EvolutionStrategy:
         self.generation = 0
         self._theta = keras.Variable(np.asarray(theta, dtype="float32"), name="theta")
         self.optimizer = keras.optimizers.Adam(learning_rate, weight_decay=weight_decay or None)
+        self.optimizer.build([self._theta])  # creates Adam's state now, so that it can be saved any time
         # Compiled, one Adam step on 10,403 weights takes about 1 ms instead of 14 ms.
         self._apply = tf.function(lambda gradient: self.optimizer.apply([gradient], [self._theta]))
 
@@ -382,6 +385,98 @@ class EvolutionStrategy:
         self.generation += 1
         return gradient
 
+    def state(self):
+        """Everything the next generations depend on: theta, Adam's state, the generation."""
+        return [self._theta.numpy(), np.int64(self.generation)] + [v.numpy() for v in self.optimizer.variables]
+
+    def restore(self, state):
+        self._theta.assign(state[0])
+        self.generation = int(state[1])
+        for variable, value in zip(self.optimizer.variables, state[2:]):
+            variable.assign(value)
+
+
+# %% [markdown]
+"""
+## Never losing a run: checkpoints
+
+A long run should survive a Ctrl-C or a lost machine. A checkpoint holds everything the
+rest of a run depends on: the strategy's `state()` (theta, Adam's moments and step
+count, the generation counter), the settings, and the history so far. Nothing else is
+needed: the noise is a pure function of `(seed, generation, pair)` and the game draws
+nothing at random, so a resumed run plays exactly the games the uninterrupted run would
+have played, and ends with bit-identical weights.
+
+Every file is written to a temporary name and then renamed over the old one. A rename
+is atomic, so a kill at any instant leaves either the old file or the new one, never
+half of one.
+"""
+
+
+# %%
+def write_atomically(path, write):
+    temporary = path.with_name(path.stem + ".tmp" + path.suffix)  # keeps the suffix, which Keras checks
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def save_checkpoint(folder, config, strategy, history):
+    """Save the state at the start of `strategy.generation`, with the history before it."""
+    arrays = {f"state_{index}": value for index, value in enumerate(strategy.state())}
+    settings, earlier = json.dumps(dataclasses.asdict(config)), json.dumps(history[: strategy.generation])
+    write_atomically(folder / "checkpoint.npz", lambda path: np.savez(path, config=settings, history=earlier, **arrays))
+
+
+def save_history(history, path):
+    def write(path):
+        with open(path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(history[0]))
+            writer.writeheader()
+            writer.writerows(history)
+
+    write_atomically(path, write)
+
+
+def load_checkpoint(folder):
+    """The settings, strategy state and history of a run folder; ValueError saying what is wrong."""
+    path = Path(folder) / "checkpoint.npz"
+    if not Path(folder).is_dir():
+        raise ValueError(f"--resume {folder}: no such folder")
+    if not path.is_file():
+        raise ValueError(f"--resume {folder}: the folder holds no checkpoint.npz")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            config = Config(**json.loads(str(saved["config"])))
+            history = json.loads(str(saved["history"]))
+            state = [saved[f"state_{index}"] for index in range(len(saved.files) - 2)]
+    except Exception as error:  # a truncated or damaged file fails in many ways: zip, JSON, missing keys
+        raise ValueError(f"--resume {folder}: checkpoint.npz is damaged ({type(error).__name__}: {error})")
+    expected = [variable.shape for variable in EvolutionStrategy(
+        flatten_weights(build_policy(config.hidden_units)), 2).state()]
+    if [value.shape for value in state] != expected or len(history) != int(state[1]):
+        raise ValueError(f"--resume {folder}: checkpoint.npz does not fit a network with "
+                         f"{config.hidden_units} hidden units (holds {state[0].size if state else 0} weights)")
+    return config, state, history
+
+
+class StopSignals:
+    """Within `with`, the first Ctrl-C or SIGTERM asks to stop after the generation; a second one exits at once."""
+
+    requested = False
+
+    def __enter__(self):
+        self.previous = {number: signal.signal(number, self.handle) for number in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def handle(self, number, frame):
+        if self.requested:
+            os._exit(128 + number)  # every file on disk is whole, thanks to write_atomically
+        self.requested = number
+
+    def __exit__(self, *exception):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
 
 # %% [markdown]
 """
@@ -392,7 +487,8 @@ games in one call, tell the strategy how each did. `theta` itself plays in the s
 call, so each generation also measures its exact catch rate (not the noisy
 candidates'), and training stops as soon as it catches all 80 fruits. The function
 returns what it made: the trained model and the history of the run, one row per
-generation.
+generation. Given a run folder, it saves a checkpoint there every few generations and
+when asked to stop; given a checkpoint's `state` and `history`, it carries on from there.
 
 While it runs, a `Progress` shows how it goes: one status line rewritten in place when
 the output is a terminal, plain lines every few generations when it is a file or a log.
@@ -425,9 +521,10 @@ class TrainingResult(NamedTuple):
     model: keras.Model
     history: list  # one dict per generation
     solved: bool
+    interrupted: bool = False
 
 
-def train(config, progress=None):
+def train(config, progress=None, folder=None, state=None, history=(), stop=None):
     progress = progress or Progress(config)
     keras.utils.set_random_seed(config.seed)  # the initial weights
     model = build_policy(config.hidden_units)
@@ -436,8 +533,17 @@ def train(config, progress=None):
         flatten_weights(model), config.population_size, config.sigma,
         config.learning_rate, config.weight_decay, config.seed,
     )
-    history, games, start = [], 0, time.perf_counter()
-    for generation in range(config.generations):
+    if state is not None:
+        strategy.restore(state)
+    history, solved, interrupted = list(history), False, False
+    games = history[-1]["games"] if history else 0
+    start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
+    for generation in range(strategy.generation, config.generations):
+        interrupted = stop is not None and stop.requested
+        if folder and (interrupted or generation % config.checkpoint_every == 0):
+            save_checkpoint(folder, config, strategy, history)
+        if interrupted:
+            break
         # Row 0 is theta itself, played alongside its candidates to measure its catch rate.
         rewards = play_population(np.vstack([strategy.theta, strategy.ask()]))
         catches, candidate_rewards = count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
@@ -452,8 +558,13 @@ def train(config, progress=None):
         if done:
             break  # so that the model we return is the one whose catch rate was just measured
         strategy.tell(candidate_rewards)
+        if not np.all(np.isfinite(strategy.theta)):
+            raise FloatingPointError(f"theta is no longer finite after generation {generation}; "
+                                     "try a smaller --learning-rate")
+    if folder and not interrupted:
+        save_checkpoint(folder, config, strategy, history)  # resuming replays the last generation
     set_flat_weights(model, strategy.theta)
-    return TrainingResult(model, history, solved)
+    return TrainingResult(model, history, solved, interrupted)
 
 
 # %% [markdown]
@@ -580,10 +691,13 @@ def save_gif(frames, rewards, path, delay=150):
 
 `main` ties it together. Each training run gets a folder of its own under `runs/`, as in
 CleanRL, named after its seed and its start time: the trained network `policy.keras`,
-the settings `config.json`, one row per generation in `history.csv`, and the two
-pictures. `--play PATH` instead loads a saved network, measures its exact catch rate
-and replays a few of its games.
+the settings `config.json`, one row per generation in `history.csv`, the two pictures,
+and `checkpoint.npz`. `--resume FOLDER` carries on a run from its checkpoint, with the
+same settings (only the generation limit and what is shown may change). `--play PATH`
+loads a saved network, measures its exact catch rate and replays a few of its games.
 
+Bad input of any kind (a setting out of range, a folder that holds no checkpoint, a
+file that is no Keras model) is refused with one line before anything is written.
 The run lives in `main`, which runs only when the file is run as a script, so importing
 the file (in a test, or in a notebook) has no side effects.
 """
@@ -602,79 +716,118 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parse_args(argv=None):
-    """The command line as (Config, path of a policy to play or None)."""
-    parser = OneLineParser(description="Evolve a Keras network that plays Catch, with an evolution strategy.")
+    """The command line as (the settings given, --play path or None, --resume folder or None)."""
+    parser = OneLineParser(description="Evolve a Keras network that plays Catch, with an evolution strategy.",
+                           argument_default=argparse.SUPPRESS)  # only the options given, to compare on --resume
     for field in dataclasses.fields(Config):
-        option, help = "--" + field.name.replace("_", "-"), field.metadata["help"]
+        option, allowed = "--" + field.name.replace("_", "-"), field.metadata["allowed"]
+        help = f"{field.metadata['help']} (default: {field.default!r}{'; ' + allowed if allowed else ''})"
         if field.type is bool:
-            parser.add_argument(option, action=argparse.BooleanOptionalAction, default=field.default, help=help)
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, help=help)
         else:
-            allowed = f"; {field.metadata['allowed']}" if field.metadata["allowed"] else ""
-            parser.add_argument(option, type=field.type, default=field.default, metavar=field.type.__name__.upper(),
-                                help=f"{help} (default: {field.default!r}{allowed})")
-    parser.add_argument("--play", metavar="PATH", help="replay a saved policy (a .keras file) instead of training")
-    arguments = vars(parser.parse_args(argv))
-    play = arguments.pop("play")
-    try:
-        return Config(**arguments), play
-    except ValueError as error:
-        usage_error(str(error))
+            parser.add_argument(option, type=field.type, metavar=field.type.__name__.upper(), help=help)
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--play", metavar="PATH", help="replay a saved policy (a .keras file) instead of training")
+    modes.add_argument("--resume", metavar="FOLDER", help="carry on the run saved in FOLDER from its checkpoint")
+    given = vars(parser.parse_args(argv))
+    return given, given.pop("play", None), given.pop("resume", None)
+
+
+RESUMABLE = ("generations", "log_every", "checkpoint_every", "render")  # settings a resumed run may change
+
+
+def resumed_config(saved, given, played):
+    for name, value in given.items():
+        if name not in RESUMABLE and value != getattr(saved, name):
+            raise ValueError(f"--{name.replace('_', '-')} {value!r} differs from the run's {getattr(saved, name)!r}; "
+                             "a resumed run keeps its settings, only its generation limit may change")
+    config = dataclasses.replace(saved, **{name: given[name] for name in RESUMABLE if name in given})
+    if config.generations <= played:
+        raise ValueError(f"--generations must be more than the {played} the run has played, got {config.generations}")
+    return config
 
 
 def new_run_folder(config):
     folder = Path(config.out or f"runs/seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     if folder.exists() and any(folder.iterdir()):
-        usage_error(f"--out {folder} already holds files; choose an empty or new folder")
+        raise ValueError(f"--out {folder} already holds files; choose an empty or new folder, or --resume it")
     folder.mkdir(parents=True, exist_ok=True)
-    settings = dataclasses.asdict(dataclasses.replace(config, out=str(folder)))
-    (folder / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
     return folder
 
 
-def save_run(result, folder, seed):
-    result.model.save(folder / "policy.keras")
-    with open(folder / "history.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(result.history[0]))
-        writer.writeheader()
-        writer.writerows(result.history)
-    plot_learning_curve(result.history, folder / "learning_curve.png")
-    save_gif(*replay(result.model, *some_start_states(seed, 6)), folder / "catch.gif")
+def save_config(config, folder):
+    text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
+    write_atomically(folder / "config.json", lambda path: path.write_text(text))
+
+
+def save_run(result, folder, seed, pictures=True):
+    write_atomically(folder / "policy.keras", result.model.save)
+    if result.history:  # empty only if stopped before its first generation
+        save_history(result.history, folder / "history.csv")
+    if pictures:
+        write_atomically(folder / "learning_curve.png", lambda path: plot_learning_curve(result.history, path))
+        frames, rewards = replay(result.model, *some_start_states(seed, 6))
+        write_atomically(folder / "catch.gif", lambda path: save_gif(frames, rewards, path))
 
 
 def load_policy(path):
-    """A saved Keras model that can play Catch, or one line saying why not."""
+    """A saved Keras model that can play Catch; ValueError saying why not."""
     if not Path(path).is_file():
-        usage_error(f"--play {path}: no such file")
+        raise ValueError(f"--play {path}: no such file")
     try:
         model = keras.models.load_model(path)
     except Exception as error:  # Keras raises many kinds, all meaning "not a model I can read"
-        usage_error(f"--play {path}: not a Keras model ({type(error).__name__})")
+        raise ValueError(f"--play {path}: not a Keras model ({type(error).__name__})")
     if tuple(model.input_shape) != (None, GRID_SIZE * GRID_SIZE) or tuple(model.output_shape) != (None, len(ACTIONS)):
-        usage_error(f"--play {path}: the model maps {model.input_shape} to {model.output_shape}, "
-                    f"Catch needs (None, {GRID_SIZE * GRID_SIZE}) to (None, {len(ACTIONS)})")
+        raise ValueError(f"--play {path}: the model maps {model.input_shape} to {model.output_shape}, "
+                         f"Catch needs (None, {GRID_SIZE * GRID_SIZE}) to (None, {len(ACTIONS)})")
     return model
 
 
 def main(argv=None):
-    config, policy_path = parse_args(argv)
+    given, policy_path, resume = parse_args(argv)
+    try:
+        config, state, history = Config(**given), None, []  # Config checks every value given
+        if policy_path:
+            model = load_policy(policy_path)
+        elif resume:
+            saved, state, history = load_checkpoint(resume)
+            folder = Path(resume)
+            config = dataclasses.replace(resumed_config(saved, given, len(history)), out=str(folder))
+        else:
+            folder = new_run_folder(config)
+            config = dataclasses.replace(config, out=str(folder))
+    except ValueError as error:
+        usage_error(str(error))
     if policy_path:
-        model, result = load_policy(policy_path), None
         catches = count_catches(play(greedy(model), *start_states()))
         print(f"{policy_path} catches {catches}/80 fruits: exact catch rate {catches / 80:.1%}")
-    else:
-        folder = new_run_folder(config)
-        result = train(config)
-        model, last = result.model, result.history[-1]
+        if config.render:
+            show_games(*replay(model, *some_start_states(config.seed, 3)))
+        return None
+    save_config(config, folder)
+    with StopSignals() as stop:
+        try:
+            result = train(config, folder=folder, state=state, history=history, stop=stop)
+        except FloatingPointError as error:
+            sys.stderr.write(f"catch_es.py: stopped: {error}; the last checkpoint is in {folder}/\n")
+            sys.exit(1)
+        if result.interrupted:
+            save_run(result, folder, config.seed, pictures=False)
+            print(f"\ninterrupted before generation {len(result.history)}: saved a checkpoint, the network so "
+                  f"far and its history to {folder}/\nresume with: python catch_es.py --resume {folder}")
+            sys.exit(128 + stop.requested)
+        last = result.history[-1]
         if result.solved:
             print(f"solved: all 80 fruits caught after {last['generation']} generations, "
                   f"{last['games']:,} games, {last['seconds']:.1f} s")
         else:
             print(f"not solved: {round(last['catch_rate'] * 80)}/80 fruits caught after {config.generations} generations")
         save_run(result, folder, config.seed)
-        print(f"saved the trained network, its settings, history, learning curve and catch.gif to {folder}/")
-        print(f"replay it with: python catch_es.py --play {folder / 'policy.keras'}")
+    print(f"saved the trained network, its settings, history, learning curve and catch.gif to {folder}/")
+    print(f"replay it with: python catch_es.py --play {folder / 'policy.keras'}")
     if config.render:
-        show_games(*replay(model, *some_start_states(config.seed, 3)))
+        show_games(*replay(result.model, *some_start_states(config.seed, 3)))
     return result
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 import catch_es as ce
 
 SCRIPT = str(ce.Path(ce.__file__))
-FILES = {"policy.keras", "config.json", "history.csv", "learning_curve.png", "catch.gif"}
+FILES = {"policy.keras", "config.json", "history.csv", "learning_curve.png", "catch.gif", "checkpoint.npz"}
 
 
 def run_script(*args, cwd):
