@@ -113,6 +113,13 @@ class Config:
     checkpoint_every: int = setting(25, "save a checkpoint every this many generations", lambda v: v >= 1, ">= 1")
     out: str = setting("", "the run's folder (default: runs/seed<SEED>-<date>-<time>)")
     render: bool = setting(True, "show the trained network playing a few games in the terminal")
+    reinforce_learning_rate: float = setting(0.01, "Adam's step size for REINFORCE (--compare)", lambda v: v > 0, "> 0")
+    reinforce_games_per_start: int = setting(
+        4, "REINFORCE plays each of the 80 start states this many times per update (--compare)",
+        lambda v: v >= 1, ">= 1")
+    compare_games: int = setting(3_000_000, "games each learner may play in --compare", lambda v: v >= 1, ">= 1")
+    compare_seconds: float = setting(120.0, "wall-clock seconds each learner may take in --compare",
+                                     lambda v: v > 0, "> 0")
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -497,9 +504,9 @@ the output is a terminal, plain lines every few generations when it is a file or
 
 # %%
 class Progress:
-    def __init__(self, config, out=None):
+    def __init__(self, config, out=None, label="generation"):
         self.every, self.generations, self.out = config.log_every, config.generations, out or sys.stdout
-        self.live = self.out.isatty()
+        self.live, self.label = self.out.isatty(), label
 
     def __call__(self, history, done):
         row = history[-1]
@@ -507,7 +514,7 @@ class Progress:
             return
         earlier = history[-11] if len(history) > 10 else dict(games=0, seconds=0.0)
         speed = (row["games"] - earlier["games"]) / (row["seconds"] - earlier["seconds"])
-        line = (f"generation {row['generation']:4d}  mean reward {row['mean_reward']:+.3f}  "
+        line = (f"{self.label} {row['generation']:4d}  mean reward {row['mean_reward']:+.3f}  "
                 f"catches {round(row['catch_rate'] * 80):2d}/80  {speed:9,.0f} games/s  {row['seconds']:6.1f} s")
         if self.live:  # a bar, then the line, over the previous one
             bar = "#" * (20 * (row["generation"] + 1) // self.generations)
@@ -520,8 +527,16 @@ class Progress:
 class TrainingResult(NamedTuple):
     model: keras.Model
     history: list  # one dict per generation
-    solved: bool
-    interrupted: bool = False
+    status: str  # "solved", "stuck", "interrupted", or "limit" when the generation limit was reached
+
+
+STUCK_AFTER = 10  # generations in a row without any signal
+
+
+def stuck(history):
+    """Did every candidate score the same for STUCK_AFTER generations? Then every step was exactly zero."""
+    recent = history[-STUCK_AFTER:]
+    return len(recent) == STUCK_AFTER and all(row["min_reward"] == row["max_reward"] for row in recent)
 
 
 def train(config, progress=None, folder=None, state=None, history=(), stop=None):
@@ -535,25 +550,26 @@ def train(config, progress=None, folder=None, state=None, history=(), stop=None)
     )
     if state is not None:
         strategy.restore(state)
-    history, solved, interrupted = list(history), False, False
+    history, status = list(history), "limit"
     games = history[-1]["games"] if history else 0
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     for generation in range(strategy.generation, config.generations):
-        interrupted = stop is not None and stop.requested
-        if folder and (interrupted or generation % config.checkpoint_every == 0):
+        if stop is not None and stop.requested:
+            status = "interrupted"
+        if folder and (status == "interrupted" or generation % config.checkpoint_every == 0):
             save_checkpoint(folder, config, strategy, history)
-        if interrupted:
+        if status == "interrupted":
             break
         # Row 0 is theta itself, played alongside its candidates to measure its catch rate.
         rewards = play_population(np.vstack([strategy.theta, strategy.ask()]))
         catches, candidate_rewards = count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
         starts = rewards.shape[1]  # every candidate plays every start state
         games += rewards.size
-        history.append(dict(generation=generation, mean_reward=float(candidate_rewards.mean()),
-                            max_reward=float(candidate_rewards.max()), catch_rate=catches / starts,
-                            games=games, seconds=round(time.perf_counter() - start, 4)))
-        solved = catches == starts
-        done = solved or generation == config.generations - 1
+        history.append(dict(generation=generation, mean_reward=round(float(candidate_rewards.mean()), 6),
+                            min_reward=float(candidate_rewards.min()), max_reward=float(candidate_rewards.max()),
+                            catch_rate=catches / starts, games=games, seconds=round(time.perf_counter() - start, 4)))
+        status = "solved" if catches == starts else "stuck" if stuck(history) else "limit"
+        done = status != "limit" or generation == config.generations - 1
         progress(history, done)
         if done:
             break  # so that the model we return is the one whose catch rate was just measured
@@ -561,10 +577,10 @@ def train(config, progress=None, folder=None, state=None, history=(), stop=None)
         if not np.all(np.isfinite(strategy.theta)):
             raise FloatingPointError(f"theta is no longer finite after generation {generation}; "
                                      "try a smaller --learning-rate")
-    if folder and not interrupted:
+    if folder and status != "interrupted":
         save_checkpoint(folder, config, strategy, history)  # resuming replays the last generation
     set_flat_weights(model, strategy.theta)
-    return TrainingResult(model, history, solved, interrupted)
+    return TrainingResult(model, history, status)
 
 
 # %% [markdown]
@@ -635,17 +651,22 @@ handful of games, each text frame of `replay` drawn as coloured squares, with a 
 
 
 # %%
-def plot_learning_curve(history, path):
+def plot_curves(curves, x_axes, path):
+    """curves: {label: (history, column)}; one panel per (column, axis label, scale) in x_axes."""
     figure = Figure(figsize=(10, 4), layout="constrained")
-    for axes, x, label in zip(figure.subplots(1, 2, sharey=True), ("generation", "seconds"),
-                              ("generation", "wall time (s)")):
-        axes.plot([row[x] for row in history], [row["catch_rate"] for row in history], label="catch rate of theta")
-        axes.plot([row[x] for row in history], [row["mean_reward"] for row in history],
-                  label="mean reward of the candidates")
-        axes.set(xlabel=label, ylim=(-1.05, 1.05))
+    for axes, (x, x_label, scale) in zip(figure.subplots(1, len(x_axes), sharey=True), x_axes):
+        for label, (history, y) in curves.items():
+            axes.plot([row[x] for row in history], [row[y] for row in history], label=label)
+        axes.set(xlabel=x_label, xscale=scale, ylim=(-1.05, 1.05))
         axes.grid(alpha=0.3)
     axes.legend(loc="lower right")
     figure.savefig(path, dpi=100)
+
+
+def plot_learning_curve(history, path):
+    curves = {"exact catch rate of theta": (history, "catch_rate"),
+              "mean reward of the candidates": (history, "mean_reward")}
+    plot_curves(curves, [("generation", "generation", "linear"), ("seconds", "wall time (s)", "linear")], path)
 
 
 COLOURS = {".": (235, 235, 235), "O": (230, 120, 20), "=": (40, 70, 160)}
@@ -671,6 +692,116 @@ def save_gif(frames, rewards, path, delay=150):
         images.append(frame_image(game_frames[-1], border=CAUGHT if reward > 0 else MISSED))
         durations += [delay] * (len(game_frames) - 1) + [delay * 6]  # hold the verdict a moment
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
+
+
+# %% [markdown]
+"""
+## ES vs RL: a REINFORCE baseline
+
+The introduction set `R · n` beside REINFORCE's `R · grad log p`. Here is REINFORCE on
+the same game, with the same network and the same initial weights, so the two can be
+measured side by side (`python catch_es.py --compare`).
+
+The network's three scores become probabilities through a softmax, and during training
+the actions are *sampled* from them: that is how REINFORCE explores. After a batch of
+games, each game's return `R` (+1 or -1) multiplies the gradient of the log-probability
+of every action taken in it, so the actions of won games become more likely and those
+of lost games less. Subtracting the batch's mean return (a baseline) leaves the
+expected step unchanged and makes it much less noisy. The gradient comes from
+TensorFlow's automatic differentiation, i.e. backpropagation through the network at
+every step of every game, and an ordinary Keras Adam takes the step. Like the ES, a
+whole batch of games, and the update, is one compiled call.
+"""
+
+
+# %%
+def make_reinforce_update(model, optimizer, games_per_start):
+    fruit_columns, basket_centres = (np.tile(states, games_per_start) for states in start_states())
+
+    @tf.function(jit_compile=True)
+    def update(seeds):  # seeds: one pair of integers per step, for sampling the actions
+        with tf.GradientTape() as tape:
+            state, log_probability = reset(fruit_columns, basket_centres), 0.0
+            for t in range(GAME_LENGTH):
+                scores = model(observe(state))
+                actions = tf.random.stateless_categorical(scores, 1, seed=seeds[t], dtype="int32")[:, 0]
+                log_probability += ops.sum(ops.log_softmax(scores) * ops.one_hot(actions, len(ACTIONS)), axis=-1)
+                state, reward, _ = step(state, actions)
+            # R · grad log p, with the mean return as baseline. Keras minimises, hence the minus.
+            loss = -ops.mean((reward - ops.mean(reward)) * log_probability)
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return reward
+
+    return update
+
+
+def train_reinforce(config, progress=None, stop=None):
+    """REINFORCE on Catch until solved, `config.compare_games` games, or `stop`; history as in `train`."""
+    keras.utils.set_random_seed(config.seed)  # the same initial weights as the ES
+    model = build_policy(config.hidden_units)
+    update = make_reinforce_update(model, keras.optimizers.Adam(config.reinforce_learning_rate),
+                                   config.reinforce_games_per_start)
+    measure = make_population_player(model)  # the greedy policy's exact catch rate, compiled
+    history, games, start, status = [], 0, time.perf_counter(), "limit"
+    for number in range(sys.maxsize):
+        catches = count_catches(measure(flatten_weights(model)[None])[0])
+        rewards = update(np.array([[config.seed, number * GAME_LENGTH + t] for t in range(GAME_LENGTH)], "int32")).numpy()
+        games += rewards.size + 80  # the sampled games, and the 80 greedy ones that measured the catch rate
+        history.append(dict(generation=number, mean_reward=float(rewards.mean()), min_reward=float(rewards.min()),
+                            max_reward=float(rewards.max()), catch_rate=catches / 80, games=games,
+                            seconds=round(time.perf_counter() - start, 4)))
+        status = "solved" if catches == 80 else "interrupted" if stop and stop.requested else status
+        done = status != "limit" or games >= config.compare_games
+        (progress or Progress(config, label="update"))(history, done)
+        if done:
+            break
+    return TrainingResult(model, history, status)
+
+
+# %% [markdown]
+"""
+`compare` trains both learners from the same initial weights under the same budget of
+games and of wall-clock time, then tabulates what each needed to reach 80 out of 80
+and plots their exact catch rates on shared axes.
+"""
+
+
+# %%
+class Deadline:
+    """A stop request that comes by itself, `seconds` from now."""
+
+    def __init__(self, seconds):
+        self.end = time.perf_counter() + seconds
+
+    @property
+    def requested(self):
+        return time.perf_counter() > self.end
+
+
+def compare(config, folder):
+    es_config = dataclasses.replace(config, generations=-(-config.compare_games // ((config.population_size + 1) * 80)))
+    results = {"ES": train(es_config, stop=Deadline(config.compare_seconds)),
+               "REINFORCE": train_reinforce(config, stop=Deadline(config.compare_seconds))}
+    rows = []
+    for name, result in results.items():
+        last = result.history[-1]
+        solved = result.status == "solved"
+        rows.append(dict(learner=name, solved=solved, games=last["games"] if solved else "", seconds=last["seconds"]
+                         if solved else "", backprop_gradients=len(result.history) if name == "REINFORCE" else 0,
+                         final_catches=round(last["catch_rate"] * 80)))
+        save_history(result.history, folder / f"{name.lower()}_history.csv")
+    save_history(rows, folder / "comparison.csv")
+    print(f"\n{'learner':<10} {'games until solved':>18} {'seconds until solved':>20} "
+          f"{'backprop gradients':>18} {'final catches':>13}")
+    for row in rows:
+        games = f"{row['games']:,}" if row["solved"] else "not solved"
+        seconds = f"{row['seconds']:.1f}" if row["solved"] else "not solved"
+        print(f"{row['learner']:<10} {games:>18} {seconds:>20} {row['backprop_gradients']:>18,} "
+              f"{row['final_catches']:>10}/80")
+    curves = {name: (result.history, "catch_rate") for name, result in results.items()}
+    plot_curves(curves, [("games", "games played", "log"), ("seconds", "wall time (s)", "linear")],
+                folder / "es_vs_reinforce.png")
+    return rows
 
 
 # %% [markdown]
@@ -729,8 +860,9 @@ def parse_args(argv=None):
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--play", metavar="PATH", help="replay a saved policy (a .keras file) instead of training")
     modes.add_argument("--resume", metavar="FOLDER", help="carry on the run saved in FOLDER from its checkpoint")
+    modes.add_argument("--compare", action="store_true", help="train the ES and REINFORCE side by side")
     given = vars(parser.parse_args(argv))
-    return given, given.pop("play", None), given.pop("resume", None)
+    return given, given.pop("play", None), given.pop("resume", None), given.pop("compare", False)
 
 
 RESUMABLE = ("generations", "log_every", "checkpoint_every", "render")  # settings a resumed run may change
@@ -747,8 +879,8 @@ def resumed_config(saved, given, played):
     return config
 
 
-def new_run_folder(config):
-    folder = Path(config.out or f"runs/seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+def new_run_folder(config, kind="seed"):
+    folder = Path(config.out or f"runs/{kind}{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     if folder.exists() and any(folder.iterdir()):
         raise ValueError(f"--out {folder} already holds files; choose an empty or new folder, or --resume it")
     folder.mkdir(parents=True, exist_ok=True)
@@ -785,7 +917,7 @@ def load_policy(path):
 
 
 def main(argv=None):
-    given, policy_path, resume = parse_args(argv)
+    given, policy_path, resume, comparing = parse_args(argv)
     try:
         config, state, history = Config(**given), None, []  # Config checks every value given
         if policy_path:
@@ -795,7 +927,7 @@ def main(argv=None):
             folder = Path(resume)
             config = dataclasses.replace(resumed_config(saved, given, len(history)), out=str(folder))
         else:
-            folder = new_run_folder(config)
+            folder = new_run_folder(config, "compare-seed" if comparing else "seed")
             config = dataclasses.replace(config, out=str(folder))
     except ValueError as error:
         usage_error(str(error))
@@ -806,21 +938,29 @@ def main(argv=None):
             show_games(*replay(model, *some_start_states(config.seed, 3)))
         return None
     save_config(config, folder)
+    if comparing:
+        rows = compare(config, folder)
+        print(f"wrote the table, both histories and es_vs_reinforce.png to {folder}/")
+        return rows
     with StopSignals() as stop:
         try:
             result = train(config, folder=folder, state=state, history=history, stop=stop)
         except FloatingPointError as error:
             sys.stderr.write(f"catch_es.py: stopped: {error}; the last checkpoint is in {folder}/\n")
             sys.exit(1)
-        if result.interrupted:
+        if result.status == "interrupted":
             save_run(result, folder, config.seed, pictures=False)
             print(f"\ninterrupted before generation {len(result.history)}: saved a checkpoint, the network so "
                   f"far and its history to {folder}/\nresume with: python catch_es.py --resume {folder}")
             sys.exit(128 + stop.requested)
         last = result.history[-1]
-        if result.solved:
+        if result.status == "solved":
             print(f"solved: all 80 fruits caught after {last['generation']} generations, "
                   f"{last['games']:,} games, {last['seconds']:.1f} s")
+        elif result.status == "stuck":
+            print(f"stuck: for {STUCK_AFTER} generations every candidate scored the same, so every step was "
+                  f"exactly zero; --sigma {config.sigma} is too small to change a single action "
+                  f"({round(last['catch_rate'] * 80)}/80 fruits caught)")
         else:
             print(f"not solved: {round(last['catch_rate'] * 80)}/80 fruits caught after {config.generations} generations")
         save_run(result, folder, config.seed)

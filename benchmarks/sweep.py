@@ -22,8 +22,8 @@ def main(settings, seeds):
         start = time.perf_counter()
         result = ce.train(ce.Config(seed=seed, render=False, **overrides), progress=lambda history, done: None)
         last = result.history[-1]
-        results.append((result.solved, last["generation"], time.perf_counter() - start))
-        print(f"seed {seed}: {'solved' if result.solved else 'not solved'}, generation {last['generation']}, "
+        results.append((result.status == "solved", last["generation"], time.perf_counter() - start))
+        print(f"seed {seed}: {result.status}, generation {last['generation']}, "
               f"{round(last['catch_rate'] * 80)}/80, {results[-1][2]:.1f} s in process", flush=True)
     print(f"{settings}: {sum(r[0] for r in results)}/{len(results)} solved, "
           f"median generation {statistics.median(r[1] for r in results)}, "

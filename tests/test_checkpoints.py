@@ -146,7 +146,7 @@ def test_resume_refuses_a_missing_folder_or_checkpoint(tmp_path, capsys):
 
 @pytest.mark.parametrize("damage", [
     lambda data: data[: len(data) // 2],  # truncated, as by a full disk
-    lambda data: data[:2000] + bytes(255 - b for b in data[2000:2100]) + data[2100:],  # bits flipped in theta
+    lambda data: data[:40000] + bytes(255 - b for b in data[40000:40100]) + data[40100:],  # bits flipped in the weights
     lambda data: b"",
 ])
 def test_resume_refuses_a_damaged_checkpoint(finished_run, tmp_path, capsys, damage):

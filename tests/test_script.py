@@ -58,11 +58,11 @@ def test_a_run_writes_its_folder(tiny_run):
 def test_history_has_one_consistent_row_per_generation(tiny_run):
     rows = list(csv.DictReader(open(tiny_run[1] / "history.csv")))
     assert [int(row["generation"]) for row in rows] == [0, 1, 2, 3]
-    assert list(rows[0]) == ["generation", "mean_reward", "max_reward", "catch_rate", "games", "seconds"]
+    assert list(rows[0]) == ["generation", "mean_reward", "min_reward", "max_reward", "catch_rate", "games", "seconds"]
     games = [int(row["games"]) for row in rows]
     assert games == [(10 + 1) * 80 * (generation + 1) for generation in range(4)]  # theta + 10 candidates
     for row in rows:
-        assert -1 <= float(row["mean_reward"]) <= float(row["max_reward"]) <= 1
+        assert -1 <= float(row["min_reward"]) <= float(row["mean_reward"]) <= float(row["max_reward"]) <= 1
         assert float(row["catch_rate"]) * 80 == round(float(row["catch_rate"]) * 80)
     seconds = [float(row["seconds"]) for row in rows]
     assert seconds == sorted(seconds) and seconds[0] > 0

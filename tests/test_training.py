@@ -46,7 +46,7 @@ def solved_run():
 
 
 def test_training_solves_catch(solved_run):
-    assert solved_run.solved
+    assert solved_run.status == "solved"
     assert solved_run.history[-1]["catch_rate"] == 1.0
     # Checked again without the compiled player: the trained model catches all 80 fruits.
     assert ce.count_catches(ce.play(ce.greedy(solved_run.model), *ce.start_states())) == 80
