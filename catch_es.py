@@ -669,19 +669,22 @@ def plot_learning_curve(history, path):
     plot_curves(curves, [("generation", "generation", "linear"), ("seconds", "wall time (s)", "linear")], path)
 
 
-COLOURS = {".": (235, 235, 235), "O": (230, 120, 20), "=": (40, 70, 160)}
-CAUGHT, MISSED = (30, 170, 60), (210, 40, 40)
+# A GIF holds at most 256 colours; giving it our own few spares Pillow choosing them per frame.
+PALETTE = {"white": (255, 255, 255), ".": (235, 235, 235), "O": (230, 120, 20), "=": (40, 70, 160),
+           "caught": (30, 170, 60), "missed": (210, 40, 40)}
+COLOUR = {name: index for index, name in enumerate(PALETTE)}
 
 
 def frame_image(frame, cell=32, border=None):
-    image = Image.new("RGB", (GRID_SIZE * cell, GRID_SIZE * cell), "white")
+    image = Image.new("P", (GRID_SIZE * cell, GRID_SIZE * cell), COLOUR["white"])
+    image.putpalette([value for rgb in PALETTE.values() for value in rgb])
     pen = ImageDraw.Draw(image)
     for row, line in enumerate(frame):
         for column, char in enumerate(line):
             pen.rectangle([column * cell + 1, row * cell + 1, (column + 1) * cell - 2, (row + 1) * cell - 2],
-                          fill=COLOURS[char])
+                          fill=COLOUR[char])
     if border:
-        pen.rectangle([0, 0, image.width - 1, image.height - 1], outline=border, width=cell // 5)
+        pen.rectangle([0, 0, image.width - 1, image.height - 1], outline=COLOUR[border], width=cell // 5)
     return image
 
 
@@ -689,7 +692,7 @@ def save_gif(frames, rewards, path, delay=150):
     images, durations = [], []
     for game_frames, reward in zip(frames, rewards):
         images += [frame_image(frame) for frame in game_frames[:-1]]
-        images.append(frame_image(game_frames[-1], border=CAUGHT if reward > 0 else MISSED))
+        images.append(frame_image(game_frames[-1], border="caught" if reward > 0 else "missed"))
         durations += [delay] * (len(game_frames) - 1) + [delay * 6]  # hold the verdict a moment
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
 
