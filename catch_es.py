@@ -5,7 +5,7 @@
 **Description:** evolve a small Keras network that plays Catch, with no backpropagation,
 by adding random noise to its weights and keeping what wins.
 
-Run it with `python catch_es.py` (about 15 seconds on a 2-core CPU, start-up included),
+Run it with `python catch_es.py` (15 to 17 seconds on a 2-core CPU, start-up included),
 read it from top to bottom, then change it. `python catch_es.py --help` lists every setting;
 `jupytext --to ipynb catch_es.py` turns the file into a notebook that runs top to bottom.
 
@@ -1016,8 +1016,8 @@ def main(argv=None):
 """
 ## Conclusion
 
-On a 2-core CPU, the default run plays about 170,000 games a second and catches all 80
-fruits after about 110 generations (a million games, 10 seconds of training); 9 of the
+On a 2-core CPU, the default run plays 150,000 to 190,000 games a second and catches all
+80 fruits after about 110 generations (a million games, 10 seconds of training); 9 of the
 seeds 0 to 9 get there (measured with `python benchmarks/benchmark.py`). A network of
 10,403 weights learned to catch every fruit without a single gradient:
 noise, rewards, ranks and one matrix product. The same few lines train any model you
