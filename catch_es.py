@@ -740,6 +740,7 @@ def make_reinforce_update(model, optimizer, games_per_start):
 
 def train_reinforce(config, progress=None, stop=None):
     """REINFORCE on Catch until solved, `config.compare_games` games, or `stop`; history as in `train`."""
+    progress = progress or Progress(config, label="update")
     keras.utils.set_random_seed(config.seed)  # the same initial weights as the ES
     model = build_policy(config.hidden_units)
     update = make_reinforce_update(model, keras.optimizers.Adam(config.reinforce_learning_rate),
@@ -755,7 +756,7 @@ def train_reinforce(config, progress=None, stop=None):
                             seconds=round(time.perf_counter() - start, 4)))
         status = "solved" if catches == 80 else "interrupted" if stop and stop.requested else status
         done = status != "limit" or games >= config.compare_games
-        (progress or Progress(config, label="update"))(history, done)
+        progress(history, done)
         if done:
             break
     return TrainingResult(model, history, status)
