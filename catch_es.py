@@ -539,6 +539,13 @@ def stuck(history):
     return len(recent) == STUCK_AFTER and all(row["min_reward"] == row["max_reward"] for row in recent)
 
 
+def history_row(generation, rewards, catch_rate, games, start):
+    """One generation's record: its rewards, the exact catch rate, games so far, seconds since `start`."""
+    return dict(generation=generation, mean_reward=round(float(np.mean(rewards)), 6), min_reward=float(np.min(rewards)),
+                max_reward=float(np.max(rewards)), catch_rate=catch_rate, games=games,
+                seconds=round(time.perf_counter() - start, 4))
+
+
 def train(config, progress=None, folder=None, state=None, history=(), stop=None):
     progress = progress or Progress(config)
     keras.utils.set_random_seed(config.seed)  # the initial weights
@@ -565,9 +572,7 @@ def train(config, progress=None, folder=None, state=None, history=(), stop=None)
         catches, candidate_rewards = count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
         starts = rewards.shape[1]  # every candidate plays every start state
         games += rewards.size
-        history.append(dict(generation=generation, mean_reward=round(float(candidate_rewards.mean()), 6),
-                            min_reward=float(candidate_rewards.min()), max_reward=float(candidate_rewards.max()),
-                            catch_rate=catches / starts, games=games, seconds=round(time.perf_counter() - start, 4)))
+        history.append(history_row(generation, candidate_rewards, catches / starts, games, start))
         status = "solved" if catches == starts else "stuck" if stuck(history) else "limit"
         done = status != "limit" or generation == config.generations - 1
         progress(history, done)
@@ -751,9 +756,7 @@ def train_reinforce(config, progress=None, stop=None):
         catches = count_catches(measure(flatten_weights(model)[None])[0])
         rewards = update(np.array([[config.seed, number * GAME_LENGTH + t] for t in range(GAME_LENGTH)], "int32")).numpy()
         games += rewards.size + 80  # the sampled games, and the 80 greedy ones that measured the catch rate
-        history.append(dict(generation=number, mean_reward=float(rewards.mean()), min_reward=float(rewards.min()),
-                            max_reward=float(rewards.max()), catch_rate=catches / 80, games=games,
-                            seconds=round(time.perf_counter() - start, 4)))
+        history.append(history_row(number, rewards, catches / 80, games, start))
         status = "solved" if catches == 80 else "interrupted" if stop and stop.requested else status
         done = status != "limit" or games >= config.compare_games
         progress(history, done)
