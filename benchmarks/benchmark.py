@@ -2,6 +2,7 @@
 
     python benchmarks/benchmark.py              # everything (about 5 minutes on 2 cores)
     python benchmarks/benchmark.py --quick      # fewer repeats and seeds, for a smoke test
+    python benchmarks/benchmark.py --no-ray     # without the distributed mode (needs `pip install ray`)
 
 Every figure is a median over repeats; the speed-up is a ratio of two figures measured
 in the same run, so that a busy machine slows both sides alike.
@@ -40,6 +41,46 @@ def games_per_second(population_size, repeats):
     return rewards.size / statistics.median(seconds)
 
 
+def generation_seconds(population_size, workers, repeats):
+    """Median seconds to play one generation (theta and its candidates), in this process or on Ray workers,
+    and the bytes that travelled per generation."""
+    config = ce.Config(population_size=population_size, workers=workers)
+    keras.utils.set_random_seed(0)
+    model = ce.build_policy()
+    players = ce.RayPlayers(config) if workers else ce.play_here(ce.make_population_player(model))
+    strategy = ce.EvolutionStrategy(ce.flatten_weights(model), population_size, seed=0)
+    players(strategy)  # start the workers and compile
+    seconds = []
+    sent, received = getattr(players, "sent", 0), getattr(players, "received", 0)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _, rewards = players(strategy)
+        seconds.append(time.perf_counter() - start)
+        strategy.tell(rewards)
+    traffic = (getattr(players, "sent", 0) - sent) // repeats, (getattr(players, "received", 0) - received) // repeats
+    if workers:
+        players.close()
+    return statistics.median(seconds), traffic
+
+
+def distributed(repeats):
+    """Generation time in this process and on 1 and 2 Ray workers of a local instance with 2 CPUs."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             runtime_env={"py_modules": [ce]})
+    print("one generation (theta and P candidates x 80 games), median of", repeats)
+    for population_size in (100, 1000):
+        games = (population_size + 1) * 80
+        for workers in (0, 1, 2):
+            seconds, (sent, received) = generation_seconds(population_size, workers, repeats)
+            where = f"{workers} Ray worker{'s' if workers > 1 else ''}" if workers else "in this process"
+            traffic = f", {sent:,} bytes out and {received:,} back" if workers else ""
+            print(f"  population {population_size:4d}, {where:<16}: {seconds * 1000:7.1f} ms, "
+                  f"{games / seconds:9,.0f} games/s{traffic}", flush=True)
+    ray.shutdown()
+
+
 def predict_per_step_games_per_second(games):
     """The original way: one model.predict per step of one game."""
     keras.utils.set_random_seed(0)
@@ -56,21 +97,27 @@ def predict_per_step_games_per_second(games):
 
 
 def seconds_to_solve(seed):
-    """Wall-clock seconds of `python catch_es.py --seed S`, start-up included."""
+    """Run `python catch_es.py --seed S`; wall-clock seconds from launch to the "solved" line, and to exit."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, str(ROOT / "catch_es.py"), "--seed", str(seed), "--no-render",
                    "--out", str(Path(folder) / "run")]
-        start = time.perf_counter()
-        run = subprocess.run(command, capture_output=True, text=True, cwd=folder)
-        seconds = time.perf_counter() - start
-    solved = run.returncode == 0 and "solved: all 80" in run.stdout
-    generations = next((line.split()[1] for line in reversed(run.stdout.splitlines()) if line.startswith("generation")), "?")
-    return seconds, solved, generations
+        start, solved_at, last = time.perf_counter(), None, "?"
+        env = dict(os.environ, PYTHONUNBUFFERED="1")  # each line as soon as it is printed
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              cwd=folder, env=env) as run:
+            for line in run.stdout:
+                if line.startswith("solved: all 80"):
+                    solved_at = time.perf_counter() - start
+                if line.startswith("generation"):
+                    last = line.split()[1]
+        exited_at = time.perf_counter() - start
+    return solved_at if run.returncode == 0 else None, exited_at, last
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds")
+    parser.add_argument("--no-ray", action="store_true", help="skip the distributed mode (Ray not installed)")
     args = parser.parse_args()
     repeats, seeds, games = (3, range(2), 5) if args.quick else (10, range(10), 20)
 
@@ -84,13 +131,23 @@ def main():
     print(f"original, one model.predict per step:   {original:10,.1f} games/s ({games} games)")
     print(f"speed-up at population 100: {compiled[100] / original:,.0f}x")
 
-    times = []
+    if not args.no_ray:
+        distributed(repeats)
+
+    solved, exits = [], []
     for seed in seeds:
-        seconds, solved, generations = seconds_to_solve(seed)
-        times.append(seconds)
-        print(f"seed {seed}: {'solved' if solved else 'NOT solved'} in {seconds:5.1f} s wall-clock "
-              f"(last generation {generations})", flush=True)
-    print(f"seconds to solve: median {statistics.median(times):.1f}, max {max(times):.1f}")
+        solved_at, exited_at, generations = seconds_to_solve(seed)
+        exits.append(exited_at)
+        if solved_at is None:
+            print(f"seed {seed}: NOT solved; exited after {exited_at:5.1f} s (last generation {generations})")
+        else:
+            solved.append(solved_at)
+            print(f"seed {seed}: 80/80 after {solved_at:5.1f} s from launch, exited after {exited_at:5.1f} s "
+                  f"(generation {generations})", flush=True)
+    # An unsolved seed counts as never solving, so it sits at the top of the ranking.
+    to_solve = solved + [float("inf")] * (len(exits) - len(solved))
+    print(f"solved {len(solved)}/{len(exits)}; seconds from launch to 80/80: median {statistics.median(to_solve):.1f}, "
+          f"slowest solved {max(solved, default=float('nan')):.1f}; seconds to exit: median {statistics.median(exits):.1f}")
 
 
 if __name__ == "__main__":

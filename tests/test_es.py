@@ -11,17 +11,39 @@ def test_ask_gives_mirrored_float32_candidates_from_seeded_noise():
     candidates = strategy.ask()
     assert candidates.shape == (6, 7) and candidates.dtype == np.float32
     np.testing.assert_allclose(candidates[0::2] + candidates[1::2], np.broadcast_to(2 * theta, (3, 7)), atol=1e-6)
+    noise = strategy.noise()
+    assert noise.shape == (3, 7) and noise.dtype == np.float32
     for index in range(6):
         sign = 1 if index % 2 == 0 else -1
-        expected = theta + 0.5 * sign * ce.pair_noise(3, 0, index // 2, 7)
-        np.testing.assert_array_equal(candidates[index], expected)
+        np.testing.assert_array_equal(candidates[index], theta + 0.5 * sign * noise[index // 2])
+    # Each pair's noise is a slice of the table, and any range of pairs can be rebuilt alone.
+    for row in noise:
+        starts = np.flatnonzero(strategy.table == row[0])
+        assert any(np.array_equal(strategy.table[start : start + 7], row) for start in starts)
+    np.testing.assert_array_equal(ce.pair_noise(strategy.table, 3, 0, range(1, 3), 7), noise[1:])
+
+
+def test_noise_table_is_gaussian_and_seeded():
+    table = ce.noise_table(0, 100)
+    assert table.shape == (ce.NOISE_TABLE_SIZE,) and table.dtype == np.float32
+    assert abs(table.mean()) < 0.002 and abs(table.std() - 1) < 0.002
+    np.testing.assert_array_equal(table[:1000], ce.noise_table(0, 100)[:1000])
+    assert not np.array_equal(table[:1000], ce.noise_table(1, 100)[:1000])
+    assert len(ce.noise_table(0, ce.NOISE_TABLE_SIZE)) == 10 * ce.NOISE_TABLE_SIZE  # room for long vectors too
+
+
+def noise_of(seed, generation, pair, population_size=10):
+    strategy = ce.EvolutionStrategy(np.zeros(50), population_size=population_size, seed=seed)
+    strategy.generation = generation
+    return strategy.noise()[pair]
 
 
 def test_noise_is_a_pure_function_of_seed_generation_and_pair():
-    a = ce.pair_noise(1, 2, 3, 50)
-    np.testing.assert_array_equal(a, ce.pair_noise(1, 2, 3, 50))
+    a = noise_of(1, 2, 3)
+    np.testing.assert_array_equal(a, noise_of(1, 2, 3))
+    np.testing.assert_array_equal(a, noise_of(1, 2, 3, population_size=100))  # whatever the population
     for other in [(0, 2, 3), (1, 1, 3), (1, 2, 4)]:
-        assert not np.array_equal(a, ce.pair_noise(*other, 50))
+        assert not np.array_equal(a, noise_of(*other))
 
 
 def test_centred_ranks_tie_scale_and_rank_non_finite_worst():
@@ -67,10 +89,13 @@ def test_nan_rewards_leave_theta_finite_and_rank_worst():
     strategy.tell(np.array([np.nan, np.nan, np.nan, np.nan]))
     assert np.all(np.isfinite(strategy.theta))
     candidates = strategy.ask()
+    noise = strategy.noise()
     rewards = np.array([1.0, np.nan, 0.0, 0.0])  # the NaN candidate counts as the worst
     gradient = strategy.tell(rewards)
     assert np.all(np.isfinite(strategy.theta))
-    expected = ce.centred_ranks(np.array([1.0, -np.inf, 0.0, 0.0])) @ strategy.noise / (4 * 0.1)
+    ranks = ce.centred_ranks(np.array([1.0, -np.inf, 0.0, 0.0]))
+    signed_noise = np.stack([noise[0], -noise[0], noise[1], -noise[1]])
+    expected = ranks @ signed_noise / (4 * 0.1)  # grad ≈ R · n over the four candidates
     np.testing.assert_allclose(gradient, expected, rtol=1e-5)
 
 
