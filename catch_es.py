@@ -109,7 +109,7 @@ class Config:
     weight_decay: float = setting(
         0.3, "shrinks the weights a little each step, so that the noise stays big enough to matter",
         lambda v: v >= 0, ">= 0")
-    generations: int = setting(500, "stop after this many generations if not solved", lambda v: v >= 1, ">= 1")
+    generations: int = setting(1000, "stop after this many generations if not solved", lambda v: v >= 1, ">= 1")
     hidden_units: int = setting(100, "width of the network's hidden layer", lambda v: v >= 1, ">= 1")
     log_every: int = setting(10, "print a progress line every this many generations", lambda v: v >= 1, ">= 1")
     checkpoint_every: int = setting(25, "save a checkpoint every this many generations", lambda v: v >= 1, ">= 1")
@@ -180,13 +180,15 @@ def reset(fruit_columns, basket_centres):
     return CatchState(ops.zeros_like(fruit_columns), fruit_columns, basket_centres)
 
 
+def lit_cells(state):
+    """The four cells that are 1 on each game's board, numbered row by row: the fruit, then the basket."""
+    basket = (GRID_SIZE - 1) * GRID_SIZE + state.basket_centre
+    return ops.stack([state.fruit_row * GRID_SIZE + state.fruit_column, basket - 1, basket, basket + 1], axis=-1)
+
+
 def observe(state):
     """The board as 100 numbers per game, row by row: 1 on the fruit and the basket."""
-    cells = GRID_SIZE * GRID_SIZE
-    board = ops.one_hot(state.fruit_row * GRID_SIZE + state.fruit_column, cells)
-    for offset in (-1, 0, 1):
-        board += ops.one_hot((GRID_SIZE - 1) * GRID_SIZE + state.basket_centre + offset, cells)
-    return board
+    return ops.sum(ops.one_hot(lit_cells(state), GRID_SIZE * GRID_SIZE), axis=-2)
 
 
 def step(state, actions):
@@ -199,11 +201,11 @@ def step(state, actions):
     return CatchState(fruit_row, state.fruit_column, basket_centre), reward, done
 
 
-def play(policy, fruit_columns, basket_centres):
-    """Play whole games; `policy` maps a batch of boards to a batch of actions."""
+def play(policy, fruit_columns, basket_centres, look=observe):
+    """Play whole games; `policy` maps what it sees of a batch of games (`look`: the boards) to actions."""
     state = reset(fruit_columns, basket_centres)
     for _ in range(GAME_LENGTH):
-        state, reward, _ = step(state, policy(observe(state)))
+        state, reward, _ = step(state, policy(look(state)))
     return reward  # the reward of the last step is the game's score
 
 
@@ -287,14 +289,30 @@ Here one call plays *every game of every candidate*. Three Keras pieces do it:
 
 This is the "embarrassingly parallel" of evolution strategies made concrete: candidates
 never talk to each other, so they can all be computed side by side.
+
+One more trick, this one about Catch rather than about ES: a board has only four lit
+cells out of 100, so a first `Dense` layer's product `board @ kernel` is the sum of four
+rows of its kernel. For a `Sequential` model that starts with a `Dense` layer, the
+player looks those four rows up (`tf.gather`) instead of multiplying by 96 zeros, which
+is 25 times less arithmetic: a generation of 8,080 games takes 20 ms instead of 50 ms
+here. Any other model takes the general road. Both roads compute the same function;
+only the rounding of a sum can differ.
 """
 
 
 # %%
+def starts_with_dense(model):
+    return isinstance(model, keras.Sequential) and isinstance(model.layers[0], keras.layers.Dense)
+
+
 def make_population_player(model):
     """Return a compiled function: population of flat weights (P, D) -> rewards (P, 80)."""
     shapes = [variable.shape for variable in model.trainable_variables]
     non_trainable = [variable.value for variable in model.non_trainable_variables]
+    if starts_with_dense(model):
+        first = model.layers[0]
+        rest = keras.Sequential([keras.Input((first.units,)), *model.layers[1:]])
+        split = len(first.trainable_variables)  # the kernel, and the bias if it has one
 
     def play_candidate(candidate):
         flat_weights, fruit_columns, basket_centres = candidate
@@ -304,6 +322,14 @@ def make_population_player(model):
             scores, _ = model.stateless_call(weights, non_trainable, boards)
             return tf.argmax(scores, axis=-1, output_type="int32")  # ops.argmax vectorizes less well
 
+        def sparse_policy(cells):
+            # board @ kernel, for a board whose only 1s are `cells`: the sum of those rows.
+            hidden = ops.sum(tf.gather(weights[0], cells), axis=-2) + (weights[1] if split == 2 else 0.0)
+            scores, _ = rest.stateless_call(weights[split:], [], first.activation(hidden))
+            return tf.argmax(scores, axis=-1, output_type="int32")
+
+        if starts_with_dense(model):
+            return play(sparse_policy, fruit_columns, basket_centres, look=lit_cells)
         return play(policy, fruit_columns, basket_centres)
 
     @tf.function(jit_compile=True)
@@ -909,7 +935,7 @@ What this says about the claims made for evolution strategies:
   every rank ties and the step is exactly zero: there is no signal at all. `python
   catch_es.py --sigma 1e-8` shows it: for 10 generations the candidates' rewards have no
   spread, and the run stops with "stuck: … every step was exactly zero" instead of
-  spending 500 generations doing nothing.
+  spending 1,000 generations doing nothing.
 """
 
 

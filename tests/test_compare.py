@@ -43,5 +43,5 @@ def test_a_sigma_too_small_to_change_any_action_is_reported_stuck(tmp_path, caps
     out = capsys.readouterr().out
     assert "stuck: for 10 generations every candidate scored the same, so every step was exactly zero" in out
     rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
-    assert len(rows) == ce.STUCK_AFTER  # it stopped instead of running 500 generations of nothing
+    assert len(rows) == ce.STUCK_AFTER  # it stopped instead of running 1,000 generations of nothing
     assert all(row["min_reward"] == row["max_reward"] for row in rows)

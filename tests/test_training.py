@@ -36,6 +36,28 @@ def test_any_small_keras_model_can_be_evolved():
     np.testing.assert_array_equal(rewards[0], eager_rewards(model, ce.flatten_weights(model)))
 
 
+def functional_policy():
+    inputs = keras.Input((100,))
+    hidden = keras.layers.Dense(12, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3)(hidden))
+
+
+@pytest.mark.parametrize("build, sparse", [
+    (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, use_bias=False, activation="tanh"),
+                               keras.layers.Dense(3)]), True),  # the four-row lookup, with no bias
+    (functional_policy, False),  # the general road: the whole model on the whole board
+])
+def test_both_roads_of_the_player_agree_with_step_by_step_play(build, sparse):
+    keras.utils.set_random_seed(1)
+    model = build()
+    assert ce.starts_with_dense(model) == sparse
+    flat = ce.flatten_weights(model)
+    population = (flat + np.random.default_rng(1).normal(0, 0.5, (3, flat.size))).astype("float32")
+    rewards = ce.make_population_player(model)(population)
+    for candidate, weights in enumerate(population):
+        np.testing.assert_array_equal(rewards[candidate], eager_rewards(model, weights))
+
+
 def quiet(history, done):
     pass
 
