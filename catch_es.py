@@ -431,6 +431,7 @@ def mirrored(theta, sigma, noise):
     return candidates
 
 
+# %%
 class EvolutionStrategy:
     def __init__(self, theta, population_size=100, sigma=0.1, learning_rate=0.03, weight_decay=0.0, seed=0):
         if population_size < 2 or population_size % 2:
@@ -547,6 +548,7 @@ def load_checkpoint(folder):
     return config, state, history
 
 
+# %%
 class StopSignals:
     """Within `with`, the first Ctrl-C or SIGTERM asks to stop after the generation; a second one exits at once."""
 
@@ -630,6 +632,7 @@ def history_row(generation, rewards, catch_rate, games, start):
                 seconds=round(time.perf_counter() - start, 4))
 
 
+# %%
 def play_here(play_population):
     """Play a generation in this process: theta's catches and each candidate's mean reward."""
     def play_generation(strategy):
@@ -1162,6 +1165,7 @@ def parse_args(argv=None):
     return given, given.pop("play", None), given.pop("resume", None), given.pop("compare", False)
 
 
+# %%
 RESUMABLE = ("generations", "log_every", "checkpoint_every", "render", "workers", "ray_address")  # may change
 
 
@@ -1215,6 +1219,7 @@ def load_policy(path):
     return model
 
 
+# %%
 def main(argv=None):
     given, policy_path, resume, comparing = parse_args(argv)
     try:

@@ -4,7 +4,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import zipfile
 
 import keras
 import numpy as np

@@ -88,7 +88,7 @@ def test_nan_rewards_leave_theta_finite_and_rank_worst():
     strategy.ask()
     strategy.tell(np.array([np.nan, np.nan, np.nan, np.nan]))
     assert np.all(np.isfinite(strategy.theta))
-    candidates = strategy.ask()
+    strategy.ask()
     noise = strategy.noise()
     rewards = np.array([1.0, np.nan, 0.0, 0.0])  # the NaN candidate counts as the worst
     gradient = strategy.tell(rewards)
