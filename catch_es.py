@@ -309,7 +309,8 @@ def make_population_player(model):
     """Return a compiled function: population of flat weights (P, D) -> rewards (P, 80)."""
     shapes = [variable.shape for variable in model.trainable_variables]
     non_trainable = [variable.value for variable in model.non_trainable_variables]
-    if starts_with_dense(model):
+    sparse = starts_with_dense(model)
+    if sparse:
         first = model.layers[0]
         rest = keras.Sequential([keras.Input((first.units,)), *model.layers[1:]])
         split = len(first.trainable_variables)  # the kernel, and the bias if it has one
@@ -328,7 +329,7 @@ def make_population_player(model):
             scores, _ = rest.stateless_call(weights[split:], [], first.activation(hidden))
             return tf.argmax(scores, axis=-1, output_type="int32")
 
-        if starts_with_dense(model):
+        if sparse:
             return play(sparse_policy, fruit_columns, basket_centres, look=lit_cells)
         return play(policy, fruit_columns, basket_centres)
 
@@ -633,14 +634,15 @@ def history_row(generation, rewards, catch_rate, games, start):
 
 
 # %%
-def play_here(play_population):
-    """Play a generation in this process: theta's catches and each candidate's mean reward."""
-    def play_generation(strategy):
-        # Row 0 is theta itself, played alongside its candidates to measure its catch rate.
-        rewards = play_population(np.vstack([strategy.theta, strategy.ask()]))
-        return count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
+def play_beside_theta(play_population, theta, candidates):
+    """Play theta in the same call as its candidates: theta's catches and each candidate's mean reward."""
+    rewards = play_population(np.vstack([theta, candidates]))  # row 0 is theta itself
+    return count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
 
-    return play_generation
+
+def play_here(play_population):
+    """Play each generation in this process."""
+    return lambda strategy: play_beside_theta(play_population, strategy.theta, strategy.ask())
 
 
 def train(config, progress=None, folder=None, state=None, history=(), stop=None, play_generation=None):
@@ -963,8 +965,9 @@ The trick that let OpenAI run ES on over a thousand CPUs is that **only scalars 
 A worker that holds the noise table can rebuild any candidate from
 `(seed, generation, pair)`, so each generation sends out `theta` once, through Ray's
 object store, plus a generation number and a range of pairs per worker; each worker
-sends back one reward per candidate. The driver rebuilds the noise itself for the
-update. No candidate's weights ever cross the network.
+sends back one reward per candidate, and the catch count of `theta`, which each plays
+beside its candidates. The driver rebuilds the noise itself for the update. No
+candidate's weights ever cross the network.
 
 Each worker is a Ray *actor*, not a task: an actor is a process that lives for the
 whole run, so it builds the network, the noise table and the compiled player once
@@ -990,15 +993,10 @@ class ShardPlayer:
         self.table = noise_table(seed, len(flatten_weights(model)))
         self.seed, self.sigma = seed, sigma
 
-    def play(self, theta, generation, pairs, with_theta):
+    def play(self, theta, generation, pairs):
         """Rebuild the candidates of `pairs` from the table and play them: (theta's catches, mean rewards)."""
         noise = pair_noise(self.table, self.seed, generation, pairs, len(theta))
-        population = mirrored(theta, self.sigma, noise)
-        if with_theta:
-            population = np.vstack([theta, population])
-        rewards = self.play_population(population)
-        catches = count_catches(rewards[0]) if with_theta else None
-        return catches, rewards[int(with_theta) :].mean(axis=1, dtype="float64")
+        return play_beside_theta(self.play_population, theta, mirrored(theta, self.sigma, noise))
 
     def pid(self):
         return os.getpid()
@@ -1062,12 +1060,11 @@ class RayPlayers:
         theta = strategy.theta
         shared = self.ray.put(theta)  # once per generation, however many workers read it
         pairs = np.array_split(np.arange(strategy.population_size // 2), len(self.actors))
-        calls = [(strategy.generation, range(shard[0], shard[-1] + 1), number == 0)
-                 for number, shard in enumerate(pairs) if len(shard)]
+        calls = [(strategy.generation, range(shard[0], shard[-1] + 1)) for shard in pairs if len(shard)]
         results = self.ray.get([actor.play.remote(shared, *call) for actor, call in zip(self.actors, calls)])
         self.sent += theta.nbytes + sum(len(pickle.dumps(call)) for call in calls)
         self.received += sum(len(pickle.dumps(result)) for result in results)
-        return results[0][0], np.concatenate([rewards for _, rewards in results])
+        return results[0][0], np.concatenate([rewards for _, rewards in results])  # every worker played theta
 
     def pids(self):
         return self.ray.get([actor.pid.remote() for actor in self.actors])
