@@ -292,8 +292,8 @@ never talk to each other, so they can all be computed side by side.
 
 One more trick, this one about Catch rather than about ES: a board has only four lit
 cells out of 100, so a first `Dense` layer's product `board @ kernel` is the sum of four
-rows of its kernel. For a `Sequential` model that starts with a `Dense` layer, the
-player looks those four rows up (`tf.gather`) instead of multiplying by 96 zeros, which
+rows of its kernel. For a `Sequential` model that starts with a `Dense` layer and goes
+on with others, the player looks those four rows up (`tf.gather`) instead of multiplying by 96 zeros, which
 is 25 times less arithmetic: a generation of 8,080 games takes 20 ms instead of 50 ms
 here. Any other model takes the general road. Both roads compute the same function;
 only the rounding of a sum can differ.
@@ -302,7 +302,9 @@ only the rounding of a sum can differ.
 
 # %%
 def starts_with_dense(model):
-    return isinstance(model, keras.Sequential) and isinstance(model.layers[0], keras.layers.Dense)
+    """Is the model a Dense layer followed by more layers? Then the player can look up rows of its kernel."""
+    return (isinstance(model, keras.Sequential) and len(model.layers) > 1
+            and isinstance(model.layers[0], keras.layers.Dense))
 
 
 def make_population_player(model):
@@ -313,6 +315,7 @@ def make_population_player(model):
     if sparse:
         first = model.layers[0]
         rest = keras.Sequential([keras.Input((first.units,)), *model.layers[1:]])
+        rest_non_trainable = [variable.value for variable in rest.non_trainable_variables]
         split = len(first.trainable_variables)  # the kernel, and the bias if it has one
 
     def play_candidate(candidate):
@@ -326,7 +329,7 @@ def make_population_player(model):
         def sparse_policy(cells):
             # board @ kernel, for a board whose only 1s are `cells`: the sum of those rows.
             hidden = ops.sum(tf.gather(weights[0], cells), axis=-2) + (weights[1] if split == 2 else 0.0)
-            scores, _ = rest.stateless_call(weights[split:], [], first.activation(hidden))
+            scores, _ = rest.stateless_call(weights[split:], rest_non_trainable, first.activation(hidden))
             return tf.argmax(scores, axis=-1, output_type="int32")
 
         if sparse:
@@ -1083,20 +1086,21 @@ CPUs; one generation is theta and P candidates, 80 games each (medians of 10):
 
 | population | in this process | on 1 Ray worker | on 2 Ray workers | bytes out / back per generation (2 workers) |
 |---|---|---|---|---|
-| 100 | 36.5 ms | 45.2 ms | 34.9 ms | 41,708 / 1,109 |
-| 1,000 | 219.8 ms | 259.1 ms | 167.2 ms | 41,709 / 8,311 |
+| 100 | 20.2 ms | 28.5 ms | 24.1 ms | 41,706 / 1,110 |
+| 1,000 | 206.8 ms | 208.8 ms | 185.8 ms | 41,707 / 8,312 |
 
 * **What travels.** `theta` (10,403 floats, 41,612 bytes) and about 50 bytes per worker
   go out, whatever the population; 8 bytes per candidate (its mean reward) come back,
   plus about 150 bytes of framing per worker. Sending the
   candidates instead would be 4.2 MB a generation at population 100 and 42 MB at 1,000.
 * **The overhead.** One worker does the same work as the process itself, plus Ray's
-  calls: 9 ms more a generation at population 100, 40 ms more at 1,000. Before the first
-  generation, starting Ray costs about 4.5 s and the workers about 10 s (each imports
-  TensorFlow and compiles), so the default run, 90-odd generations of 36 ms, takes
-  27.5 s on 2 workers against 12.9 s in one process (`python catch_es.py --workers 2`).
+  calls: about 8 ms more a generation at population 100, lost in the noise at 1,000.
+  Before the first generation, starting Ray costs about 4.5 s and the workers about 10 s
+  (each imports TensorFlow and compiles), so the default run, 90-odd generations of
+  20 to 30 ms, takes 26.6 s on 2 workers against 11.8 s in one process
+  (`python catch_es.py --workers 2`).
 * **Where it pays.** On this machine two workers only share the same two cores, yet at
-  population 1,000 they already beat one process (167 ms against 220 ms), because two
+  population 1,000 they already beat one process (186 ms against 207 ms), because two
   processes also overlap the Python work between compiled calls. With workers on other
   machines, a generation costs its compute divided by the workers, plus tens of
   milliseconds: it pays once a generation takes much longer than that, with big

@@ -45,6 +45,9 @@ def functional_policy():
 @pytest.mark.parametrize("build, sparse", [
     (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, use_bias=False, activation="tanh"),
                                keras.layers.Dense(3)]), True),  # the four-row lookup, with no bias
+    (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(3)]), False),  # linear: general road
+    (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, activation="relu"),
+                               keras.layers.BatchNormalization(), keras.layers.Dense(3)]), True),  # non-trainables
     (functional_policy, False),  # the general road: the whole model on the whole board
 ])
 def test_both_roads_of_the_player_agree_with_step_by_step_play(build, sparse):
