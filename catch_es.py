@@ -853,7 +853,8 @@ def train_reinforce(config, progress=None, stop=None):
     history, games, start, status = [], 0, time.perf_counter(), "limit"
     for number in range(sys.maxsize):
         catches = count_catches(measure(flatten_weights(model)[None])[0])
-        rewards = update(np.array([[config.seed, number * GAME_LENGTH + t] for t in range(GAME_LENGTH)], "int32")).numpy()
+        step_seeds = np.array([[config.seed, number * GAME_LENGTH + t] for t in range(GAME_LENGTH)], "int32")
+        rewards = update(step_seeds).numpy()
         games += rewards.size + START_STATES  # the sampled games, and the 80 greedy ones that measured the catch rate
         history.append(history_row(number, rewards, catches / START_STATES, games, start))
         status = "solved" if catches == START_STATES else "interrupted" if stop and stop.requested else status
