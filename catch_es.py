@@ -1028,9 +1028,13 @@ def connect_ray(workers, address, code):
             raise ValueError(f"--ray-address {address}: no Ray cluster answers there ({error})") from None
     if not ray.is_initialized():  # (the tests connect once, for all their runs)
         try:
-            ray.init(address=address or None, num_cpus=None if address else workers, include_dashboard=False,
+            # "local": a new instance of our own, even if `ray start` already runs one on this machine.
+            ray.init(address=address or "local", num_cpus=None if address else workers, include_dashboard=False,
                      log_to_driver=False, logging_level="ERROR", runtime_env={"py_modules": [code]})
         except ConnectionError as error:
+            if address == "auto":
+                raise ValueError("--ray-address auto: no Ray cluster runs here; "
+                                 "start one with `ray start --head`") from None
             raise ValueError(f"--ray-address {address}: {error}") from None
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < workers:

@@ -105,6 +105,15 @@ def test_an_unreachable_cluster_is_one_line_and_exit_2(capsys, tmp_path):
     assert not (tmp_path / "run").exists()  # nothing written
 
 
+def test_auto_without_a_cluster_says_how_to_start_one(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a fresh process
+    monkeypatch.setattr(ray, "init", lambda **kwargs: (_ for _ in ()).throw(ConnectionError("no running instance")))
+    code, err = run_main(capsys, "--workers", "2", "--ray-address", "auto", "--out", str(tmp_path / "run"))
+    assert code == 2 and err.count("\n") == 1
+    assert "--ray-address auto: no Ray cluster runs here; start one with `ray start --head`" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_more_workers_than_the_cluster_has_cpus_is_refused(capsys, tmp_path):
     code, err = run_main(capsys, "--workers", "3", "--out", str(tmp_path / "run"))
     assert code == 2 and "--workers 3: the Ray cluster has only 2 CPUs" in err and err.count("\n") == 1
