@@ -311,6 +311,7 @@ def make_population_player(model):
     """Return a compiled function: population of flat weights (P, D) -> rewards (P, 80)."""
     shapes = [variable.shape for variable in model.trainable_variables]
     non_trainable = [variable.value for variable in model.non_trainable_variables]
+    starting = start_states()
     sparse = starts_with_dense(model)
     if sparse:
         first = model.layers[0]
@@ -322,19 +323,17 @@ def make_population_player(model):
         flat_weights, fruit_columns, basket_centres = candidate
         weights = unflatten_weights(flat_weights, shapes)
 
-        def policy(boards):
-            scores, _ = model.stateless_call(weights, non_trainable, boards)
-            return tf.argmax(scores, axis=-1, output_type="int32")  # ops.argmax vectorizes less well
+        def scores(seen):
+            if not sparse:  # `seen` is the boards
+                return model.stateless_call(weights, non_trainable, seen)[0]
+            # `seen` is each board's lit cells, so board @ kernel is the sum of those rows.
+            hidden = ops.sum(tf.gather(weights[0], seen), axis=-2) + (weights[1] if split == 2 else 0.0)
+            return rest.stateless_call(weights[split:], rest_non_trainable, first.activation(hidden))[0]
 
-        def sparse_policy(cells):
-            # board @ kernel, for a board whose only 1s are `cells`: the sum of those rows.
-            hidden = ops.sum(tf.gather(weights[0], cells), axis=-2) + (weights[1] if split == 2 else 0.0)
-            scores, _ = rest.stateless_call(weights[split:], rest_non_trainable, first.activation(hidden))
-            return tf.argmax(scores, axis=-1, output_type="int32")
+        def policy(seen):
+            return tf.argmax(scores(seen), axis=-1, output_type="int32")  # ops.argmax vectorizes less well
 
-        if sparse:
-            return play(sparse_policy, fruit_columns, basket_centres, look=lit_cells)
-        return play(policy, fruit_columns, basket_centres)
+        return play(policy, fruit_columns, basket_centres, look=lit_cells if sparse else observe)
 
     @tf.function(jit_compile=True)
     def play_population(population, fruit_columns, basket_centres):
@@ -346,7 +345,7 @@ def make_population_player(model):
         # one shared constant copy, the compiler merges every candidate's first move into one
         # matrix product whose rounding depends on how many candidates there are, and a
         # candidate's score would depend on which others share its call.
-        starts = [np.tile(states, (len(population), 1)) for states in start_states()]
+        starts = [np.tile(states, (len(population), 1)) for states in starting]
         return play_population(population, *starts).numpy()
 
     return play_all
@@ -458,9 +457,9 @@ class EvolutionStrategy:
     def theta(self):
         return self._theta.numpy()
 
-    def noise(self, pairs=None):
-        """This generation's noise, one row per mirrored pair (all of them, or those in the range `pairs`)."""
-        pairs = range(self.population_size // 2) if pairs is None else pairs
+    def noise(self):
+        """This generation's noise, one row per mirrored pair, rebuilt from (seed, generation)."""
+        pairs = range(self.population_size // 2)
         return pair_noise(self.table, self.seed, self.generation, pairs, self._theta.shape[0])
 
     def ask(self):

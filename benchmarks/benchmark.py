@@ -67,8 +67,7 @@ def distributed(repeats):
     """Generation time in this process and on 1 and 2 Ray workers of a local instance with 2 CPUs."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-             runtime_env={"py_modules": [ce]})
+    ce.connect_ray(2, "", ce)  # a local instance with 2 CPUs, shared by the 1- and 2-worker runs
     print("one generation (theta and P candidates x 80 games), median of", repeats)
     for population_size in (100, 1000):
         games = (population_size + 1) * 80

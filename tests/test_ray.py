@@ -18,8 +18,7 @@ CONFIG = ce.Config(seed=3, population_size=20, hidden_units=16, generations=6, r
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-             runtime_env={"py_modules": [ce]})
+    ce.connect_ray(2, "", ce)  # a local instance with 2 CPUs, started the way --workers 2 starts it
     yield
     ray.shutdown()
 
