@@ -5,14 +5,24 @@
 **Description:** evolve a small Keras network that plays Catch, with no backpropagation,
 by adding random noise to its weights and keeping what wins.
 
-Run it with `python catch_es.py` (10 to 15 seconds on a 2-core CPU, start-up included),
-read it from top to bottom, then change it. `python catch_es.py --help` lists every setting;
-`jupytext --to ipynb catch_es.py` turns the file into a notebook that runs top to bottom.
+Run it with `python catch_es.py` (about 10 seconds on a 2-core CPU, start-up included),
+read it from top to bottom, then change it. `jupytext --to ipynb catch_es.py` turns the file
+into a notebook in which Part I trains a network while you read.
+
+The file has six parts. **Part I** is the lesson, a minimal viable experiment: from the idea
+to a network that catches every fruit, in about 250 lines of code. The parts after it turn
+the experiment into a tool, each using only what came before: Part II makes it fast, Part III
+gives a run its progress line, pictures and checkpoints, Part IV sets the ES against
+reinforcement learning, Part V spreads it over a cluster, and Part VI is the command line.
+
+# Part I: the lesson
 
 ## Introduction
 
-There are many ways to teach a network. Three of them fit in one line each, and
-setting them side by side shows what an evolution strategy (ES) is.
+This tutorial grows out of Eder Santana's blog post
+[Playing Catch with Keras and an Evolution Strategy](https://medium.com/@edersantana/mve-series-playing-catch-with-keras-and-an-evolution-strategy-a005b75d0505)
+(2018). Its starting point: three ways to teach a network fit in one line each, and setting
+them side by side shows what an evolution strategy (ES) is.
 
 * **Supervised learning** has a target `y` for every input `x`. For the squared error
   `(y - f(x))²` a weight moves by `-2 (y - f(x)) · grad f(x)`: a *quality measure*
@@ -26,15 +36,16 @@ setting them side by side shows what an evolution strategy (ES) is.
   by the reward-weighted sum of the noise: `grad ≈ R · n`. The noise itself says which
   way the weights went, so no gradient has to be computed.
 
-That last line is the whole algorithm. It needs no backpropagation, so the network can
-be anything that maps pixels to actions, and every noisy copy of the network plays on
-its own, so the work is embarrassingly parallel. The price is compute: many games per
-step instead of one gradient. This tutorial pays that price by playing thousands of
-games in one compiled call, so a network learns to catch every fruit in seconds.
-"""
+That last line is the whole algorithm; Andrej Karpathy's
+[25-line NES example](https://gist.github.com/karpathy/77fbb6a8dac5395f1b73e7a89300318d)
+writes it in NumPy, and OpenAI's paper
+[Evolution Strategies as a Scalable Alternative to Reinforcement Learning](https://arxiv.org/abs/1703.03864)
+(Salimans et al., 2017) ran it on a thousand CPUs. It needs no backpropagation, so the
+network can be anything that maps pixels to actions, and every noisy copy of the network
+plays on its own, so the work is embarrassingly parallel. The price is compute: many games
+per step instead of one gradient. This tutorial pays that price by playing thousands of
+games in one compiled call.
 
-# %% [markdown]
-"""
 ## Setup
 
 Keras 3 runs on several backends; this tutorial uses TensorFlow, whose XLA compiler
@@ -51,21 +62,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up
 # the compiled games run on (it made each generation 50% slower here). One thread is plenty.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import argparse
-import csv
 import dataclasses
-import json
-import pickle
-import signal
-import socket
 import sys
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure  # plots without a display: no pyplot, no backend to choose
-from PIL import Image, ImageDraw
 
 # While it loads, TensorFlow writes lines about missing GPU drivers straight to the
 # process's stderr, whatever TF_CPP_MIN_LOG_LEVEL says. Silence them, so that the
@@ -84,17 +87,18 @@ finally:
 
 # %% [markdown]
 """
-## Configuration
+## Settings
 
-Every setting lives in one frozen dataclass, with a line saying what it does. The
-command line is built from it, and each field says which values it accepts, so a
-mistyped option gets one sentence instead of a traceback.
+The experiment's settings live in one frozen dataclass, each with a line saying what it
+does and which values it accepts. Every setting is checked here and nowhere else, so a
+bad value is refused with one sentence before anything runs. Later parts add settings of
+their own to it, and Part VI builds the command line from it.
 """
 
 
 # %%
 def setting(default, help, check=None, allowed=""):
-    """A dataclass field with its --help text and its allowed values."""
+    """A dataclass field with its help text and the values it accepts."""
     return dataclasses.field(default=default, metadata={"help": help, "check": check, "allowed": allowed})
 
 
@@ -111,21 +115,6 @@ class Config:
         lambda v: v >= 0, ">= 0")
     generations: int = setting(1000, "stop after this many generations if not solved", lambda v: v >= 1, ">= 1")
     hidden_units: int = setting(100, "width of the network's hidden layer", lambda v: v >= 1, ">= 1")
-    log_every: int = setting(10, "print a progress line every this many generations", lambda v: v >= 1, ">= 1")
-    checkpoint_every: int = setting(25, "save a checkpoint every this many generations", lambda v: v >= 1, ">= 1")
-    out: str = setting("", "the run's folder (default: runs/seed<SEED>-<date>-<time>)")
-    render: bool = setting(True, "show the trained network playing a few games in the terminal")
-    reinforce_learning_rate: float = setting(0.01, "Adam's step size for REINFORCE (--compare)", lambda v: v > 0, "> 0")
-    reinforce_games_per_start: int = setting(
-        4, "REINFORCE plays each of the 80 start states this many times per update (--compare)",
-        lambda v: v >= 1, ">= 1")
-    compare_games: int = setting(3_000_000, "games each learner may play in --compare", lambda v: v >= 1, ">= 1")
-    compare_seconds: float = setting(120.0, "wall-clock seconds each learner may take in --compare",
-                                     lambda v: v > 0, "> 0")
-    workers: int = setting(0, "play each generation on this many Ray workers (0: in this process)",
-                           lambda v: v >= 0, ">= 0")
-    ray_address: str = setting("", "join the Ray cluster at this address ('auto': the one `ray start` began) "
-                                    "instead of starting a local one")
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -133,8 +122,6 @@ class Config:
             if check is not None and not check(value):
                 option = "--" + field.name.replace("_", "-")
                 raise ValueError(f"{option} must be {field.metadata['allowed']}, got {value!r}")
-        if self.ray_address and not self.workers:
-            raise ValueError(f"--ray-address {self.ray_address} needs --workers N: how many workers to use there")
 
 
 # %% [markdown]
@@ -146,9 +133,9 @@ A basket three cells wide sits on the bottom row; each step it moves left, stays
 moves right. When the fruit reaches the bottom row the game ends: +1 if the basket is
 under it, -1 if not, and 0 for every step before.
 
-Two choices differ from the original blog post's game, and both make it fairer: the
-fruit may start in any of the 10 columns, and the basket's centre stays in columns
-1 to 8, so the whole basket is always on the grid.
+Two choices differ from the blog post's game, and both make it fairer: the fruit may
+start in any of the 10 columns, and the basket's centre stays in columns 1 to 8, so the
+whole basket is always on the grid.
 
 The game is written with `keras.ops`, on arrays with one entry per game, so it steps
 any number of games at once and compiles together with the network later on.
@@ -240,13 +227,17 @@ def greedy(model):
     return lambda boards: ops.cast(ops.argmax(model(boards), axis=-1), "int32")
 
 
+def count_catches(rewards):
+    return int(np.sum(np.asarray(rewards) > 0))
+
+
 # %% [markdown]
 """
 ## Weights as one vector
 
 An evolution strategy does not care about layers: it sees one long vector of numbers,
-`theta`, and adds noise to it. These two functions go from a model's weights to that
-vector and back. The default network has 100·100 + 100 + 100·3 + 3 = 10,403 of them.
+`theta`, and adds noise to it. These functions go from a model's weights to that vector
+and back. The default network has 100·100 + 100 + 100·3 + 3 = 10,403 of them.
 """
 
 
@@ -275,7 +266,7 @@ def set_flat_weights(model, flat):
 """
 ## Playing many games at once
 
-The original code called `model.predict` once per step of one game. Each call costs
+The blog post's code called `model.predict` once per step of one game. Each call costs
 milliseconds of overhead for microseconds of arithmetic, so a run took hours.
 
 Here one call plays *every game of every candidate*. Three Keras pieces do it:
@@ -289,55 +280,17 @@ Here one call plays *every game of every candidate*. Three Keras pieces do it:
 
 This is the "embarrassingly parallel" of evolution strategies made concrete: candidates
 never talk to each other, so they can all be computed side by side.
-
-One more trick, this one about Catch rather than about ES: a board has only four lit
-cells out of 100, so a first `Dense` layer's product `board @ kernel` is the sum of four
-rows of its kernel. For a `Sequential` model that starts with a `Dense` layer and goes
-on with others, the player looks those four rows up (`tf.gather`) instead of multiplying by 96 zeros, which
-is 25 times less arithmetic: a generation of 8,080 games takes 20 ms instead of 50 ms
-here. Any other model takes the general road. Both roads compute the same function;
-only the rounding of a sum can differ.
 """
 
 
 # %%
-def starts_with_dense(model):
-    """Is the model a Dense layer followed by more layers? Then the player can look up rows of its kernel."""
-    return (isinstance(model, keras.Sequential) and len(model.layers) > 1
-            and isinstance(model.layers[0], keras.layers.Dense))
-
-
-def make_population_player(model):
-    """Return a compiled function: population of flat weights (P, D) -> rewards (P, 80)."""
-    shapes = [variable.shape for variable in model.trainable_variables]
-    non_trainable = [variable.value for variable in model.non_trainable_variables]
-    starting = start_states()
-    sparse = starts_with_dense(model)
-    if sparse:
-        first = model.layers[0]
-        rest = keras.Sequential([keras.Input((first.units,)), *model.layers[1:]])
-        rest_non_trainable = [variable.value for variable in rest.non_trainable_variables]
-        split = len(first.trainable_variables)  # the kernel, and the bias if it has one
-
-    def play_candidate(candidate):
-        flat_weights, fruit_columns, basket_centres = candidate
-        weights = unflatten_weights(flat_weights, shapes)
-
-        def scores(seen):
-            if not sparse:  # `seen` is the boards
-                return model.stateless_call(weights, non_trainable, seen)[0]
-            # `seen` is each board's lit cells, so board @ kernel is the sum of those rows.
-            hidden = ops.sum(tf.gather(weights[0], seen), axis=-2) + (weights[1] if split == 2 else 0.0)
-            return rest.stateless_call(weights[split:], rest_non_trainable, first.activation(hidden))[0]
-
-        def policy(seen):
-            return tf.argmax(scores(seen), axis=-1, output_type="int32")  # ops.argmax vectorizes less well
-
-        return play(policy, fruit_columns, basket_centres, look=lit_cells if sparse else observe)
+def vectorize_and_compile(play_candidate):
+    """One compiled call for a whole population: flat weights (P, D) -> rewards (P, 80)."""
 
     @tf.function(jit_compile=True)
     def play_population(population, fruit_columns, basket_centres):
-        return ops.vectorized_map(play_candidate, (population, fruit_columns, basket_centres))
+        return ops.vectorized_map(lambda candidate: play_candidate(*candidate),
+                                  (population, fruit_columns, basket_centres))
 
     def play_all(population):
         population = np.asarray(population, dtype="float32")
@@ -345,14 +298,27 @@ def make_population_player(model):
         # one shared constant copy, the compiler merges every candidate's first move into one
         # matrix product whose rounding depends on how many candidates there are, and a
         # candidate's score would depend on which others share its call.
-        starts = [np.tile(states, (len(population), 1)) for states in starting]
+        starts = [np.tile(states, (len(population), 1)) for states in start_states()]
         return play_population(population, *starts).numpy()
 
     return play_all
 
 
-def count_catches(rewards):
-    return int(np.sum(np.asarray(rewards) > 0))
+def make_population_player(model):
+    """Any Keras model with 100 inputs and 3 outputs, played with any candidate's weights."""
+    shapes = [variable.shape for variable in model.trainable_variables]
+    non_trainable = [variable.value for variable in model.non_trainable_variables]
+
+    def play_candidate(flat_weights, fruit_columns, basket_centres):
+        weights = unflatten_weights(flat_weights, shapes)
+
+        def policy(boards):
+            scores = model.stateless_call(weights, non_trainable, boards)[0]
+            return tf.argmax(scores, axis=-1, output_type="int32")  # ops.argmax vectorizes less well
+
+        return play(policy, fruit_columns, basket_centres)
+
+    return vectorize_and_compile(play_candidate)
 
 
 # %% [markdown]
@@ -363,7 +329,10 @@ Here is the heart of it, written for any function of a flat vector, in the ask/t
 style of libraries such as pycma, estool and evosax: `ask()` hands out candidates,
 you score them any way you like, `tell(rewards)` moves `theta`.
 
-The update is the blog's `grad ≈ R · n`, with four refinements, each a line or two:
+The noise of generation `g` is drawn from a random generator seeded with `(seed, g)`, so
+it is a pure function of those two numbers: `tell` draws it again instead of keeping it,
+and a run can be replayed exactly. The update is the blog's `grad ≈ R · n`, with four
+refinements, each a line or two:
 
 * **Mirrored noise.** Candidates come in pairs `theta + sigma·n` and `theta - sigma·n`.
   The two halves of a pair cancel whatever does not depend on the reward, which halves
@@ -371,25 +340,15 @@ The update is the blog's `grad ≈ R · n`, with four refinements, each a line o
 * **Centred ranks.** The rewards are replaced by their ranks, scaled to -0.5 … 0.5.
   One lucky candidate can no longer swamp the step, the step size no longer depends on
   the reward's scale, and when every candidate scores the same all ranks are equal,
-  so the step is exactly zero (the original divided by the spread of the rewards, which
-  is zero then). Rewards that are not finite numbers rank worst.
+  so the step is exactly zero (the blog's code divided by the spread of the rewards,
+  which is zero then). Rewards that are not finite numbers rank worst.
 * **Adam.** The estimate goes to Keras's Adam optimizer, which adapts the step size
   per weight, exactly as it would for a backpropagated gradient.
 * **Weight decay.** Adam turns even a noisy estimate into full-size steps, so without a
   pull towards zero the weights keep growing. Big weights make the network's choices
   so firm that noise of size `sigma` no longer changes a single action: every candidate
-  then plays alike and learning stalls. Shrinking the weights a little each step keeps
-  the noise meaningful: 9 of the seeds 0 to 9 solve the game with it, 8 without
-  (`python benchmarks/sweep.py "weight_decay=0.0" 0,1,2,3,4,5,6,7,8,9`).
-
-Where the noise comes from is the one trick borrowed from OpenAI's large-scale ES: a
-**shared noise table**. Drawing 50 fresh vectors of 10,403 Gaussian numbers every
-generation took 9 ms here, half as long as playing the generation's 8,080 games. Instead,
-the run draws one block of 4 million numbers once, and each pair's noise is a slice of
-it, starting at an offset drawn from `(seed, generation)`. So the noise of candidate `i`
-in generation `g` is a pure function of `(seed, g, i)`: a run can be replayed exactly,
-and a worker elsewhere can rebuild any candidate from a few integers instead of
-receiving 10,403 floats.
+  then plays alike and learning stalls. Adam's decoupled weight decay shrinks the
+  weights a little each step and keeps the noise meaningful.
 """
 
 
@@ -403,6 +362,286 @@ def centred_ranks(rewards):
     return (ranks / max(len(rewards) - 1, 1) - 0.5).astype("float32")
 
 
+class EvolutionStrategy:
+    def __init__(self, theta, population_size=100, sigma=0.1, learning_rate=0.05, weight_decay=0.0, seed=0):
+        self.population_size, self.sigma, self.seed, self.generation = population_size, sigma, seed, 0
+        self._theta = keras.Variable(np.asarray(theta, dtype="float32"), name="theta")
+        self.optimizer = keras.optimizers.Adam(learning_rate, weight_decay=weight_decay or None)
+
+    @property
+    def theta(self):
+        return self._theta.numpy()
+
+    def noise(self):
+        """This generation's noise n, one row per mirrored pair, drawn from (seed, generation)."""
+        random = np.random.default_rng([self.seed, self.generation])
+        return random.standard_normal((self.population_size // 2, self._theta.shape[0]), dtype="float32")
+
+    def ask(self):
+        """Candidates theta + sigma·n and theta - sigma·n, pair after pair: +n0, -n0, +n1, -n1, ..."""
+        noise = self.sigma * self.noise()
+        return np.stack([self.theta + noise, self.theta - noise], axis=1).reshape(self.population_size, -1)
+
+    def tell(self, rewards):
+        advantages = centred_ranks(np.asarray(rewards, dtype="float64").reshape(self.population_size))
+        # grad ≈ R · n: each candidate's noise, weighted by how well it did, summed over the
+        # population. Pair k played +n_k and -n_k, so together they add (R_2k - R_2k+1) · n_k.
+        gradient = (advantages[0::2] - advantages[1::2]) @ self.noise() / (self.population_size * self.sigma)
+        self.step(-gradient)  # Keras optimizers minimise, and we want to climb
+        self.generation += 1
+        return gradient
+
+    def step(self, gradient):
+        self.optimizer.apply([gradient], [self._theta])
+
+
+# %% [markdown]
+"""
+### A picture first: the ES on a hill in two dimensions
+
+Before it moves 10,403 weights, watch it move two. hardmaru's
+[A Visual Guide to Evolution Strategies](https://blog.otoro.net/2017/10/29/visual-evolution-strategies/),
+which the blog post recommends, draws it this way: the same `EvolutionStrategy` climbs a
+hill whose top is at (1, 1). Each panel is one generation: the candidates (dots) scatter
+around `theta` (the cross), the better half pulls `theta` their way, and the cloud walks
+up the hill.
+"""
+
+
+# %%
+def es_on_a_hill(shown=(0, 4, 8, 12, 20), seed=0):
+    """A figure of the ES climbing -|x - (1, 1)|² in 2-D: one panel per generation in `shown`."""
+    def height(points):
+        return -np.sum((points - 1.0) ** 2, axis=-1)
+
+    strategy = EvolutionStrategy([-1.5, -1.5], population_size=20, sigma=0.4, learning_rate=0.15, seed=seed)
+    grid = np.stack(np.meshgrid(np.linspace(-2.5, 2.5, 101), np.linspace(-2.5, 2.5, 101)), axis=-1)
+    figure = Figure(figsize=(2.6 * len(shown), 2.9), layout="constrained")
+    panels = iter(figure.subplots(1, len(shown), sharey=True))
+    for generation in range(max(shown) + 1):
+        candidates = strategy.ask()
+        if generation in shown:
+            axes = next(panels)
+            axes.contourf(grid[..., 0], grid[..., 1], height(grid), levels=15, cmap="Greys_r")
+            axes.scatter(*candidates.T, s=8, color="tab:orange", label="candidates theta ± sigma·n")
+            axes.scatter(*strategy.theta, marker="x", s=80, color="tab:blue", label="theta")
+            axes.set(title=f"generation {generation}", xlabel="weight 1", aspect="equal")
+        strategy.tell(height(candidates))
+    figure.axes[0].set_ylabel("weight 2")
+    figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
+    return figure
+
+
+# %% active="ipynb"
+# %matplotlib inline
+# es_on_a_hill()
+
+# %% [markdown]
+"""
+## Training
+
+Training is the loop the introduction promised: ask for candidates, play all their
+games in one call, tell the strategy how each did. `theta` itself plays in the same
+call, so each generation also measures its exact catch rate (not the noisy
+candidates'), and training stops as soon as it catches all 80 fruits. The function
+returns what it made: the trained model and the history of the run, one row per
+generation. Keras's `Progbar` shows how it goes.
+"""
+
+
+# %%
+class TrainingResult(NamedTuple):
+    model: keras.Model
+    history: list  # one dict per generation
+    status: str  # "solved", or "limit" when the generation limit was reached; Part III adds more
+
+
+def play_beside_theta(play_population, theta, candidates):
+    """Play theta in the same call as its candidates: theta's catches and each candidate's mean reward."""
+    rewards = play_population(np.vstack([theta, candidates]))  # row 0 is theta itself
+    return count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
+
+
+def history_row(generation, rewards, catch_rate, games, start):
+    """One generation's record: its rewards, the exact catch rate, games so far, seconds since `start`."""
+    return dict(generation=generation, mean_reward=round(float(np.mean(rewards)), 6), min_reward=float(np.min(rewards)),
+                max_reward=float(np.max(rewards)), catch_rate=catch_rate, games=games,
+                seconds=round(time.perf_counter() - start, 4))
+
+
+def progress_bar(config):
+    bar = keras.utils.Progbar(config.generations, unit_name="generation", stateful_metrics=["catches", "mean reward"])
+    return lambda row, done: bar.update(row["generation"] + 1, finalize=done, values=[
+        ("catches", row["catch_rate"] * START_STATES), ("mean reward", row["mean_reward"])])
+
+
+def train(config, progress=None):
+    progress = progress or progress_bar(config)
+    keras.utils.set_random_seed(config.seed)  # the initial weights
+    model = build_policy(config.hidden_units)
+    play_population = make_population_player(model)
+    strategy = EvolutionStrategy(flatten_weights(model), config.population_size, config.sigma,
+                                 config.learning_rate, config.weight_decay, config.seed)
+    history, start, status = [], time.perf_counter(), "limit"
+    for generation in range(config.generations):
+        candidates = strategy.ask()
+        catches, rewards = play_beside_theta(play_population, strategy.theta, candidates)
+        games = (generation + 1) * (config.population_size + 1) * START_STATES
+        history.append(history_row(generation, rewards, catches / START_STATES, games, start))
+        status = "solved" if catches == START_STATES else "limit"
+        progress(history[-1], status == "solved" or generation == config.generations - 1)
+        if status == "solved":
+            break  # so that the model we return is the one whose catch rate was just measured
+        strategy.tell(rewards)
+    set_flat_weights(model, strategy.theta)
+    return TrainingResult(model, history, status)
+
+
+# %% [markdown]
+"""
+## Watching the result
+
+Numbers are one thing; a basket chasing a fruit is another. `replay` plays a few games
+with the trained network and draws each step as text: `O` is the fruit, `=` the basket.
+`show_games` prints each game as a strip of frames, left to right.
+"""
+
+
+# %%
+def draw(state, game=0):
+    """The board of one game as lines of text."""
+    fruit_row, fruit_column, basket = (int(np.asarray(a)[game]) for a in state)
+    board = [["."] * GRID_SIZE for _ in range(GRID_SIZE)]
+    board[GRID_SIZE - 1][basket - 1 : basket + 2] = ["="] * 3
+    board[fruit_row][fruit_column] = "O"
+    return ["".join(row) for row in board]
+
+
+def replay(model, fruit_columns, basket_centres):
+    """Play games with the model and return, per game, its frames and its reward."""
+    policy = greedy(model)
+    state = reset(np.asarray(fruit_columns, "int32"), np.asarray(basket_centres, "int32"))
+    frames = [[draw(state, game)] for game in range(len(fruit_columns))]
+    for _ in range(GAME_LENGTH):
+        state, reward, _ = step(state, policy(observe(state)))
+        for game, game_frames in enumerate(frames):
+            game_frames.append(draw(state, game))
+    return frames, np.asarray(reward)
+
+
+def some_start_states(seed, count):
+    """`count` different start states, picked at random but the same for the same seed."""
+    picked = np.random.default_rng(seed).choice(START_STATES, count, replace=False)
+    return [states[picked] for states in start_states()]
+
+
+def show_games(frames, rewards, out=None):
+    out = out or sys.stdout
+    for game_frames, reward in zip(frames, rewards):
+        for line in range(GRID_SIZE):
+            out.write("  ".join(frame[line] for frame in game_frames) + "\n")
+        out.write(("caught!" if reward > 0 else "missed.") + "\n\n")
+
+
+# %% [markdown]
+"""
+## A run you can watch
+
+In the notebook, the next cells train the default network and then let it play three
+games. With seed 0 it catches all 80 fruits after 197 generations, in about 15 seconds on
+the 2-core machine. Run as a script, the file skips these cells (they are jupytext's
+notebook-only cells, comments in the `.py` file): Part VI runs the faster pieces of Part II
+instead.
+"""
+
+# %% active="ipynb"
+# config = Config()
+# result = train(config)
+# print(f"{result.status}: catches {round(result.history[-1]['catch_rate'] * START_STATES)}/{START_STATES} "
+#       f"after {len(result.history)} generations")
+
+# %% active="ipynb"
+# show_games(*replay(result.model, *some_start_states(config.seed, 3)))
+
+# %% [markdown]
+"""
+# Part II: making it fast
+
+Part I is the whole algorithm. This part changes none of its arithmetic, only where the
+time goes: four pieces, each measured on the 2-core machine by `python
+benchmarks/benchmark.py --pieces` (milliseconds per generation of the default run,
+population 100, 10,403 weights, medians of 20, both columns from one run):
+
+| per generation | Part I | Part II | what does it |
+|---|---|---|---|
+| play theta and 100 candidates, 8,080 games | 47.9 ms | 6.8 ms | the four-row lookup |
+| draw the noise of 50 pairs | 5.9 ms | 0.3 ms | the shared noise table |
+| ask: build 100 candidates | 15.8 ms | 1.0 ms | the table, candidates built in place |
+| one Adam step | 6.5 ms | 0.4 ms | the step compiled with `tf.function` |
+| a whole generation: ask, play, tell | 86.6 ms | 17.5 ms | all four: 4.9 times faster |
+
+The script's runs use these pieces. Because the noise comes from another random stream,
+a seed takes another number of generations in the script than in Part I's run of it.
+
+## The board has four lit cells
+
+A board has only four lit cells out of 100, so a first `Dense` layer's product
+`board @ kernel` is the sum of four rows of its kernel. For a `Sequential` model that starts
+with a `Dense` layer and goes on with others, the player looks those four rows up
+(`tf.gather`) instead of multiplying by 96 zeros: 25 times less arithmetic. Any other model
+takes Part I's road. Both roads compute the same function; only the rounding of a sum can
+differ.
+"""
+
+
+# %%
+def starts_with_dense(model):
+    """Is the model a Dense layer followed by more layers? Then the player can look up rows of its kernel."""
+    return (isinstance(model, keras.Sequential) and len(model.layers) > 1
+            and isinstance(model.layers[0], keras.layers.Dense))
+
+
+def make_lookup_player(model):
+    """Part I's player, except that a first Dense layer sums four rows of its kernel instead of multiplying."""
+    if not starts_with_dense(model):
+        return make_population_player(model)
+    shapes = [variable.shape for variable in model.trainable_variables]
+    first = model.layers[0]
+    rest = keras.Sequential([keras.Input((first.units,)), *model.layers[1:]])
+    rest_non_trainable = [variable.value for variable in rest.non_trainable_variables]
+    split = len(first.trainable_variables)  # the kernel, and the bias if it has one
+
+    def play_candidate(flat_weights, fruit_columns, basket_centres):
+        weights = unflatten_weights(flat_weights, shapes)
+
+        def policy(cells):  # each board's four lit cells, so board @ kernel is the sum of those rows
+            hidden = ops.sum(tf.gather(weights[0], cells), axis=-2) + (weights[1] if split == 2 else 0.0)
+            scores = rest.stateless_call(weights[split:], rest_non_trainable, first.activation(hidden))[0]
+            return tf.argmax(scores, axis=-1, output_type="int32")
+
+        return play(policy, fruit_columns, basket_centres, look=lit_cells)
+
+    return vectorize_and_compile(play_candidate)
+
+
+# %% [markdown]
+"""
+## A shared noise table, candidates built in place, a compiled step
+
+Part I draws 50 fresh vectors of 10,403 Gaussian numbers every generation. The cure is the
+one trick borrowed from OpenAI's large-scale ES: a **shared noise table**. The run draws one block
+of 4 million numbers once, and each pair's noise is a slice of it, starting at an offset
+drawn from `(seed, generation)`. The noise of candidate `i` in generation `g` is still a
+pure function of `(seed, g, i)`, so a run can still be replayed exactly, and Part V's
+workers rebuild any candidate from a few integers instead of receiving 10,403 floats.
+
+Two smaller pieces: the candidates are written into one array in place (each fresh
+temporary array of 4 MB costs about a millisecond here), and Adam's step is compiled
+with `tf.function`.
+"""
+
+
+# %%
 NOISE_TABLE_SIZE = 2**22  # 4 million floats, 16 MB, made in about 0.1 s
 
 
@@ -427,166 +666,65 @@ def pair_noise(table, seed, generation, pairs, dimension):
 def mirrored(theta, sigma, noise):
     """The candidates theta + sigma·n and theta - sigma·n for each row n of `noise`, pair after pair."""
     candidates = np.empty((2 * len(noise), len(theta)), dtype="float32")
-    # Written in place: on this machine each fresh temporary array of this size costs a millisecond.
     np.multiply(noise, sigma, out=candidates[0::2])
     np.negative(candidates[0::2], out=candidates[1::2])
     candidates += theta
     return candidates
 
 
-# %%
-class EvolutionStrategy:
-    def __init__(self, theta, population_size=100, sigma=0.1, learning_rate=0.03, weight_decay=0.0, seed=0):
-        if population_size < 2 or population_size % 2:
-            raise ValueError(f"population_size must be an even number >= 2, got {population_size}")
-        for name, value, low in [("sigma", sigma, 0), ("learning_rate", learning_rate, 0)]:
-            if not value > low:
-                raise ValueError(f"{name} must be > {low}, got {value}")
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        self.population_size, self.sigma, self.seed = population_size, sigma, seed
-        self.generation = 0
-        self._theta = keras.Variable(np.asarray(theta, dtype="float32"), name="theta")
-        self.table = noise_table(seed, self._theta.shape[0])
-        self.optimizer = keras.optimizers.Adam(learning_rate, weight_decay=weight_decay or None)
-        self.optimizer.build([self._theta])  # creates Adam's state now, so that it can be saved any time
-        # Compiled, one Adam step on 10,403 weights takes about 1 ms instead of 14 ms.
-        self._apply = tf.function(lambda gradient: self.optimizer.apply([gradient], [self._theta]))
+class FastStrategy(EvolutionStrategy):
+    """Part I's strategy: the same ask and tell, the noise from a table, the step compiled."""
 
-    @property
-    def theta(self):
-        return self._theta.numpy()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.table = noise_table(self.seed, self._theta.shape[0])
+        self.optimizer.build([self._theta])  # Adam's state must exist before its step is compiled
+        self.step = tf.function(lambda gradient: self.optimizer.apply([gradient], [self._theta]))
 
     def noise(self):
-        """This generation's noise, one row per mirrored pair, rebuilt from (seed, generation)."""
         pairs = range(self.population_size // 2)
         return pair_noise(self.table, self.seed, self.generation, pairs, self._theta.shape[0])
 
     def ask(self):
-        """Candidates theta + sigma·n and theta - sigma·n, pair after pair: +n0, -n0, +n1, -n1, ..."""
         return mirrored(self.theta, self.sigma, self.noise())
 
-    def tell(self, rewards):
-        rewards = np.asarray(rewards, dtype="float64").reshape(self.population_size)
-        advantages = centred_ranks(rewards)
-        # grad ≈ R · n: each candidate's noise, weighted by how well it did, summed over the
-        # population. Pair k played +n_k and -n_k, so together they add (R_2k - R_2k+1) · n_k.
-        # The noise is rebuilt from (seed, generation), not kept from `ask`.
-        gradient = (advantages[0::2] - advantages[1::2]) @ self.noise() / (self.population_size * self.sigma)
-        self._apply(-gradient)  # Keras optimizers minimise, and we want to climb
-        self.generation += 1
-        return gradient
 
-    def state(self):
-        """Everything the next generations depend on: theta, Adam's state, the generation."""
-        return [self._theta.numpy(), np.int64(self.generation)] + [v.numpy() for v in self.optimizer.variables]
+# %% [markdown]
+"""
+# Part III: a real run, with progress, checkpoints and pictures
 
-    def restore(self, state):
-        self._theta.assign(state[0])
-        self.generation = int(state[1])
-        for variable, value in zip(self.optimizer.variables, state[2:]):
-            variable.assign(value)
+A run of the script is Part I's loop with Part II's pieces, plus what a tool owes its user:
+a progress line that suits a terminal and a log, a checkpoint to resume from after Ctrl-C
+or a lost machine, a folder of results with pictures, and a clear word when learning has
+stopped. Its settings join Part I's.
+"""
+
+# %%
+import csv
+import json
+import signal
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(Config):
+    log_every: int = setting(10, "print a progress line every this many generations", lambda v: v >= 1, ">= 1")
+    checkpoint_every: int = setting(25, "save a checkpoint every this many generations", lambda v: v >= 1, ">= 1")
+    out: str = setting("", "the run's folder (default: runs/seed<SEED>-<date>-<time>)")
+    render: bool = setting(True, "show the trained network playing a few games in the terminal")
 
 
 # %% [markdown]
 """
-## Never losing a run: checkpoints
+## Progress for a terminal and for a log
 
-A long run should survive a Ctrl-C or a lost machine. A checkpoint holds everything the
-rest of a run depends on: the strategy's `state()` (theta, Adam's moments and step
-count, the generation counter), the settings, and the history so far. Nothing else is
-needed: the noise is a pure function of `(seed, generation, pair)` and the game draws
-nothing at random, so a resumed run plays exactly the games the uninterrupted run would
-have played, and ends with bit-identical weights.
-
-Every file is written to a temporary name and then renamed over the old one. A rename
-is atomic, so a kill at any instant leaves either the old file or the new one, never
-half of one.
-"""
-
-
-# %%
-def write_atomically(path, write):
-    temporary = path.with_name(path.stem + ".tmp" + path.suffix)  # keeps the suffix, which Keras checks
-    write(temporary)
-    os.replace(temporary, path)
-
-
-def save_checkpoint(folder, config, strategy, history):
-    """Save the state at the start of `strategy.generation`, with the history before it."""
-    arrays = {f"state_{index}": value for index, value in enumerate(strategy.state())}
-    settings, earlier = json.dumps(dataclasses.asdict(config)), json.dumps(history[: strategy.generation])
-    write_atomically(folder / "checkpoint.npz", lambda path: np.savez(path, config=settings, history=earlier, **arrays))
-
-
-def save_history(history, path):
-    def write(path):
-        with open(path, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(history[0]))
-            writer.writeheader()
-            writer.writerows(history)
-
-    write_atomically(path, write)
-
-
-def load_checkpoint(folder):
-    """The settings, strategy state and history of a run folder; ValueError saying what is wrong."""
-    path = Path(folder) / "checkpoint.npz"
-    if not Path(folder).is_dir():
-        raise ValueError(f"--resume {folder}: no such folder")
-    if not path.is_file():
-        raise ValueError(f"--resume {folder}: the folder holds no checkpoint.npz")
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            config = Config(**json.loads(str(saved["config"])))
-            history = json.loads(str(saved["history"]))
-            state = [saved[f"state_{index}"] for index in range(len(saved.files) - 2)]
-    except Exception as error:  # a truncated or damaged file fails in many ways: zip, JSON, missing keys
-        raise ValueError(f"--resume {folder}: checkpoint.npz is damaged ({type(error).__name__}: {error})")
-    expected = [variable.shape for variable in EvolutionStrategy(
-        flatten_weights(build_policy(config.hidden_units)), 2).state()]
-    if [value.shape for value in state] != expected or len(history) != int(state[1]):
-        raise ValueError(f"--resume {folder}: checkpoint.npz does not fit a network with "
-                         f"{config.hidden_units} hidden units (holds {state[0].size if state else 0} weights)")
-    return config, state, history
-
-
-# %%
-class StopSignals:
-    """Within `with`, the first Ctrl-C or SIGTERM asks to stop after the generation; a second one exits at once."""
-
-    requested = False
-
-    def __enter__(self):
-        self.previous = {number: signal.signal(number, self.handle) for number in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def handle(self, number, frame):
-        if self.requested:
-            os._exit(128 + number)  # every file on disk is whole, thanks to write_atomically
-        self.requested = number
-
-    def __exit__(self, *exception):
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-
-
-# %% [markdown]
-"""
-## Training
-
-Training is the loop the introduction promised: ask for candidates, play all their
-games in one call, tell the strategy how each did. `theta` itself plays in the same
-call, so each generation also measures its exact catch rate (not the noisy
-candidates'), and training stops as soon as it catches all 80 fruits. The function
-returns what it made: the trained model and the history of the run, one row per
-generation. Given a run folder, it saves a checkpoint there every few generations and
-when asked to stop; given a checkpoint's `state` and `history`, it carries on from there.
-Where the games are played is a parameter too: `play_here` plays them in this process,
-and the section on scaling out passes a `play_generation` that plays them on a cluster.
-
-While it runs, a `Progress` shows how it goes: one status line rewritten in place when
-the output is a terminal, plain lines every few generations when it is a file or a log.
+Keras's `Progbar` served Part I's notebook, but it cannot serve a log: it decides that
+it may rewrite its line whenever the `posix` module is loaded, which is every process on
+Linux and macOS, so a log file gets one endless line of backspaces, and its quieter mode
+prints only at the end. `Progress` rewrites one status line in place on a terminal, and
+writes a plain line every `log_every` generations anywhere else.
 """
 
 
@@ -613,12 +751,116 @@ class Progress:
         self.out.flush()
 
 
-class TrainingResult(NamedTuple):
-    model: keras.Model
-    history: list  # one dict per generation
-    status: str  # "solved", "stuck", "interrupted", or "limit" when the generation limit was reached
+# %% [markdown]
+"""
+## Never losing a run: checkpoints
+
+A long run should survive a Ctrl-C or a lost machine. A checkpoint holds everything the
+rest of a run depends on: the strategy's state (theta, Adam's moments and step count,
+the generation counter), the settings, and the history so far. Nothing else is needed:
+the noise is a pure function of `(seed, generation, pair)` and the game draws nothing at
+random, so a resumed run plays exactly the games the uninterrupted run would have
+played, and ends with bit-identical weights.
+
+Every file is written to a temporary name and then renamed over the old one. A rename
+is atomic, so a kill at any instant leaves either the old file or the new one, never
+half of one.
+"""
 
 
+# %%
+def strategy_state(strategy):
+    """Everything the next generations depend on: theta, the generation, Adam's state."""
+    return [strategy.theta, np.int64(strategy.generation)] + [v.numpy() for v in strategy.optimizer.variables]
+
+
+def restore_strategy(strategy, state):
+    strategy._theta.assign(state[0])
+    strategy.generation = int(state[1])
+    for variable, value in zip(strategy.optimizer.variables, state[2:]):
+        variable.assign(value)
+
+
+def write_atomically(path, write):
+    temporary = path.with_name(path.stem + ".tmp" + path.suffix)  # keeps the suffix, which Keras checks
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def save_checkpoint(folder, config, strategy, history):
+    """Save the state at the start of `strategy.generation`, with the history before it."""
+    arrays = {f"state_{index}": value for index, value in enumerate(strategy_state(strategy))}
+    settings, earlier = json.dumps(dataclasses.asdict(config)), json.dumps(history[: strategy.generation])
+    write_atomically(folder / "checkpoint.npz", lambda path: np.savez(path, config=settings, history=earlier, **arrays))
+
+
+def save_history(history, path):
+    def write(path):
+        with open(path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(history[0]))
+            writer.writeheader()
+            writer.writerows(history)
+
+    write_atomically(path, write)
+
+
+# %%
+def load_checkpoint(folder, kind=RunConfig):
+    """The settings (a `kind`), strategy state and history of a run folder; ValueError saying what is wrong."""
+    path = Path(folder) / "checkpoint.npz"
+    if not Path(folder).is_dir():
+        raise ValueError(f"--resume {folder}: no such folder")
+    if not path.is_file():
+        raise ValueError(f"--resume {folder}: the folder holds no checkpoint.npz")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            config = kind(**json.loads(str(saved["config"])))
+            history = json.loads(str(saved["history"]))
+            state = [saved[f"state_{index}"] for index in range(len(saved.files) - 2)]
+    except Exception as error:  # a truncated or damaged file fails in many ways: zip, JSON, missing keys
+        raise ValueError(f"--resume {folder}: checkpoint.npz is damaged ({type(error).__name__}: {error})")
+    expected = [value.shape for value in strategy_state(FastStrategy(
+        flatten_weights(build_policy(config.hidden_units)), 2))]
+    if [value.shape for value in state] != expected or len(history) != int(state[1]):
+        raise ValueError(f"--resume {folder}: checkpoint.npz does not fit a network with "
+                         f"{config.hidden_units} hidden units (holds {state[0].size if state else 0} weights)")
+    return config, state, history
+
+
+class StopSignals:
+    """Within `with`, the first Ctrl-C or SIGTERM asks to stop after the generation; a second one exits at once."""
+
+    requested = False
+
+    def __enter__(self):
+        self.previous = {number: signal.signal(number, self.handle) for number in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def handle(self, number, frame):
+        if self.requested:
+            os._exit(128 + number)  # every file on disk is whole, thanks to write_atomically
+        self.requested = number
+
+    def __exit__(self, *exception):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+# %% [markdown]
+"""
+## The run's training loop
+
+`run_training` is Part I's loop with Part II's pieces and three duties more: it saves a
+checkpoint every few generations and when asked to stop; given a checkpoint's `state`
+and `history`, it carries on from there; and it stops early when learning cannot go on.
+That happens when every candidate scores the same for `STUCK_AFTER` generations: all
+ranks tie, so every step is exactly zero, and no amount of waiting helps. Where the games
+are played is a parameter too: `play_here` plays them in this process, and Part V passes a
+`play_generation` that plays them on a cluster.
+"""
+
+
+# %%
 STUCK_AFTER = 10  # generations in a row without any signal
 
 
@@ -628,36 +870,20 @@ def stuck(history):
     return len(recent) == STUCK_AFTER and all(row["min_reward"] == row["max_reward"] for row in recent)
 
 
-def history_row(generation, rewards, catch_rate, games, start):
-    """One generation's record: its rewards, the exact catch rate, games so far, seconds since `start`."""
-    return dict(generation=generation, mean_reward=round(float(np.mean(rewards)), 6), min_reward=float(np.min(rewards)),
-                max_reward=float(np.max(rewards)), catch_rate=catch_rate, games=games,
-                seconds=round(time.perf_counter() - start, 4))
-
-
-# %%
-def play_beside_theta(play_population, theta, candidates):
-    """Play theta in the same call as its candidates: theta's catches and each candidate's mean reward."""
-    rewards = play_population(np.vstack([theta, candidates]))  # row 0 is theta itself
-    return count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
-
-
 def play_here(play_population):
     """Play each generation in this process."""
     return lambda strategy: play_beside_theta(play_population, strategy.theta, strategy.ask())
 
 
-def train(config, progress=None, folder=None, state=None, history=(), stop=None, play_generation=None):
+def run_training(config, progress=None, folder=None, state=None, history=(), stop=None, play_generation=None):
     progress = progress or Progress(config)
     keras.utils.set_random_seed(config.seed)  # the initial weights
     model = build_policy(config.hidden_units)
-    play_generation = play_generation or play_here(make_population_player(model))
-    strategy = EvolutionStrategy(
-        flatten_weights(model), config.population_size, config.sigma,
-        config.learning_rate, config.weight_decay, config.seed,
-    )
+    play_generation = play_generation or play_here(make_lookup_player(model))
+    strategy = FastStrategy(flatten_weights(model), config.population_size, config.sigma,
+                            config.learning_rate, config.weight_decay, config.seed)
     if state is not None:
-        strategy.restore(state)
+        restore_strategy(strategy, state)
     history, status = list(history), "limit"
     games = history[-1]["games"] if history else 0
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
@@ -688,72 +914,35 @@ def train(config, progress=None, folder=None, state=None, history=(), stop=None,
 
 # %% [markdown]
 """
-## Watching the result
+## Watching it in a terminal, and pictures
 
-Numbers are one thing; a basket chasing a fruit is another. `replay` plays a few games
-with the trained network and draws each step as text: `O` is the fruit, `=` the
-basket. In a terminal the games are animated in place, frame by frame; in a file or a
-log each game is printed as a strip of frames side by side.
-"""
-
-
-# %%
-def draw(state, game=0):
-    """The board of one game as lines of text."""
-    fruit_row, fruit_column, basket = (int(np.asarray(a)[game]) for a in state)
-    board = [["."] * GRID_SIZE for _ in range(GRID_SIZE)]
-    board[GRID_SIZE - 1][basket - 1 : basket + 2] = ["="] * 3
-    board[fruit_row][fruit_column] = "O"
-    return ["".join(row) for row in board]
-
-
-def replay(model, fruit_columns, basket_centres):
-    """Play games with the model and return, per game, its frames and its reward."""
-    policy = greedy(model)
-    state = reset(np.asarray(fruit_columns, "int32"), np.asarray(basket_centres, "int32"))
-    frames = [[draw(state, game)] for game in range(len(fruit_columns))]
-    for _ in range(GAME_LENGTH):
-        state, reward, _ = step(state, policy(observe(state)))
-        for game, game_frames in enumerate(frames):
-            game_frames.append(draw(state, game))
-    return frames, np.asarray(reward)
-
-
-def some_start_states(seed, count):
-    """`count` different start states, picked at random but the same for the same seed."""
-    picked = np.random.default_rng(seed).choice(GRID_SIZE * (GRID_SIZE - 2), count, replace=False)
-    return [states[picked] for states in start_states()]
-
-
-def show_games(frames, rewards, out=None, delay=0.1):
-    out = out or sys.stdout
-    for game_frames, reward in zip(frames, rewards):
-        if out.isatty():
-            for index, frame in enumerate(game_frames):
-                if index:
-                    out.write(f"\x1b[{GRID_SIZE}A")  # move the cursor back up over the last frame
-                out.write("\n".join(frame) + "\n")
-                out.flush()
-                time.sleep(delay)
-        else:
-            for line in range(GRID_SIZE):
-                out.write("  ".join(frame[line] for frame in game_frames) + "\n")
-        out.write(("caught!" if reward > 0 else "missed.") + "\n\n")
-
-
-# %% [markdown]
-"""
-## Pictures: the learning curve and the catcher
+In a terminal the replayed games are animated in place, frame by frame; anywhere else
+they are printed as Part I's strips.
 
 Each run also leaves two pictures in its folder. The learning curve plots the exact
 catch rate and the candidates' mean reward against generations and against wall time.
-The GIF is the one the original blog post showed: the trained network playing a
-handful of games, each text frame of `replay` drawn as coloured squares, with a green
-(caught) or red (missed) border on the last frame of each game.
+The GIF is the one the blog post showed: the trained network playing a handful of
+games, each text frame of `replay` drawn as coloured squares, with a green (caught) or
+red (missed) border on the last frame of each game.
 """
 
 
 # %%
+def animate_games(frames, rewards, out=None, delay=0.1):
+    """Part I's show_games, animated in place when `out` is a terminal."""
+    out = out or sys.stdout
+    if not out.isatty():
+        return show_games(frames, rewards, out)
+    for game_frames, reward in zip(frames, rewards):
+        for index, frame in enumerate(game_frames):
+            if index:
+                out.write(f"\x1b[{GRID_SIZE}A")  # move the cursor back up over the last frame
+            out.write("\n".join(frame) + "\n")
+            out.flush()
+            time.sleep(delay)
+        out.write(("caught!" if reward > 0 else "missed.") + "\n\n")
+
+
 def plot_curves(curves, x_axes, path):
     """curves: {label: (history, column)}; one panel per (column, axis label, scale) in x_axes."""
     figure = Figure(figsize=(10, 4), layout="constrained")
@@ -772,6 +961,7 @@ def plot_learning_curve(history, path):
     plot_curves(curves, [("generation", "generation", "linear"), ("seconds", "wall time (s)", "linear")], path)
 
 
+# %%
 # A GIF holds at most 256 colours; giving it our own few spares Pillow choosing them per frame.
 PALETTE = {"white": (255, 255, 255), ".": (235, 235, 235), "O": (230, 120, 20), "=": (40, 70, 160),
            "caught": (30, 170, 60), "missed": (210, 40, 40)}
@@ -802,7 +992,43 @@ def save_gif(frames, rewards, path, delay=150):
 
 # %% [markdown]
 """
-## ES vs RL: a REINFORCE baseline
+## A folder per run
+
+Each training run gets a folder of its own under `runs/`, as in CleanRL, named after its
+seed and its start time: the trained network `policy.keras`, the settings `config.json`,
+one row per generation in `history.csv`, the two pictures, and `checkpoint.npz`. A folder
+that already holds files is never written into.
+"""
+
+
+# %%
+def new_run_folder(config, kind="seed"):
+    """The new run's folder, which must not hold files yet; `save_config` creates it."""
+    folder = Path(config.out or f"runs/{kind}{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if folder.exists() and any(folder.iterdir()):
+        raise ValueError(f"--out {folder} already holds files; choose an empty or new folder, or --resume it")
+    return folder
+
+
+def save_config(config, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
+    write_atomically(folder / "config.json", lambda path: path.write_text(text))
+
+
+def save_run(result, folder, seed, pictures=True):
+    write_atomically(folder / "policy.keras", result.model.save)
+    if result.history:  # empty only if stopped before its first generation
+        save_history(result.history, folder / "history.csv")
+    if pictures:
+        write_atomically(folder / "learning_curve.png", lambda path: plot_learning_curve(result.history, path))
+        frames, rewards = replay(result.model, *some_start_states(seed, 6))
+        write_atomically(folder / "catch.gif", lambda path: save_gif(frames, rewards, path))
+
+
+# %% [markdown]
+"""
+# Part IV: ES vs RL, a REINFORCE baseline
 
 The introduction set `R · n` beside REINFORCE's `R · grad log p`. Here is REINFORCE on
 the same game, with the same network and the same initial weights, so the two can be
@@ -816,8 +1042,21 @@ of lost games less. Subtracting the batch's mean return (a baseline) leaves the
 expected step unchanged and makes it much less noisy. The gradient comes from
 TensorFlow's automatic differentiation, i.e. backpropagation through the network at
 every step of every game, and an ordinary Keras Adam takes the step. Like the ES, a
-whole batch of games, and the update, is one compiled call.
+whole batch of games, and the update, is one compiled call. REINFORCE and the comparison
+bring settings of their own.
 """
+
+
+# %%
+@dataclasses.dataclass(frozen=True)
+class CompareConfig(RunConfig):
+    reinforce_learning_rate: float = setting(0.01, "Adam's step size for REINFORCE (--compare)", lambda v: v > 0, "> 0")
+    reinforce_games_per_start: int = setting(
+        4, "REINFORCE plays each of the 80 start states this many times per update (--compare)",
+        lambda v: v >= 1, ">= 1")
+    compare_games: int = setting(3_000_000, "games each learner may play in --compare", lambda v: v >= 1, ">= 1")
+    compare_seconds: float = setting(120.0, "wall-clock seconds each learner may take in --compare",
+                                     lambda v: v > 0, "> 0")
 
 
 # %%
@@ -848,7 +1087,7 @@ def train_reinforce(config, progress=None, stop=None):
     model = build_policy(config.hidden_units)
     update = make_reinforce_update(model, keras.optimizers.Adam(config.reinforce_learning_rate),
                                    config.reinforce_games_per_start)
-    measure = make_population_player(model)  # the greedy policy's exact catch rate, compiled
+    measure = make_lookup_player(model)  # the greedy policy's exact catch rate, compiled
     history, games, start, status = [], 0, time.perf_counter(), "limit"
     for number in range(sys.maxsize):
         catches = count_catches(measure(flatten_weights(model)[None])[0])
@@ -887,7 +1126,7 @@ class Deadline:
 def compare(config, folder):
     games_per_generation = (config.population_size + 1) * START_STATES
     es_config = dataclasses.replace(config, generations=-(-config.compare_games // games_per_generation))
-    results = {"ES": train(es_config, stop=Deadline(config.compare_seconds)),
+    results = {"ES": run_training(es_config, stop=Deadline(config.compare_seconds)),
                "REINFORCE": train_reinforce(config, stop=Deadline(config.compare_seconds))}
     rows = []
     for name, result in results.items():
@@ -939,8 +1178,7 @@ What this says about the claims made for evolution strategies:
   compiling the gradient of nine unrolled steps: its learning itself takes a few tenths
   of a second, against the ES's 2 to 3 seconds of playing. The ES's strength is
   elsewhere: its 8,080 games per generation are independent, so they spread over any
-  number of workers with one reward per candidate coming back (the section after this
-  one), whereas each REINFORCE update needs the previous one, and its gradients (10,403
+  number of workers with one reward per candidate coming back (Part V), whereas each REINFORCE update needs the previous one, and its gradients (10,403
   numbers) must travel.
 * **Exploration and credit assignment.** The ES's policy stays deterministic and the
   noise is in the weights, so it never dithers within a game, and it scores whole games
@@ -956,7 +1194,7 @@ What this says about the claims made for evolution strategies:
 
 # %% [markdown]
 """
-## Scaling out: the same ES on a Ray cluster
+# Part V: scaling out, the same ES on a Ray cluster
 
 Everything so far ran in one process. Users who outgrow one machine (a bigger grid, a
 bigger network, tens of thousands of candidates) can spread each generation over the
@@ -980,9 +1218,27 @@ pay those two seconds, every generation.
 A worker that dies is restarted by Ray (`max_restarts=-1`) and its shard played again
 (`max_task_retries=-1`). Since a shard's rewards depend only on what was sent, the run
 finishes exactly as if nothing had happened, and it is bit-identical to a run in one
-process: that is why `make_population_player` hands every candidate its own copy of the
-start states.
+process: that is why `vectorize_and_compile` hands every candidate its own copy of the
+start states. The cluster's settings join the others: `--workers N` and `--ray-address`.
 """
+
+
+# %%
+import pickle
+import socket
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterConfig(RunConfig):
+    workers: int = setting(0, "play each generation on this many Ray workers (0: in this process)",
+                           lambda v: v >= 0, ">= 0")
+    ray_address: str = setting("", "join the Ray cluster at this address ('auto': the one `ray start` began) "
+                                    "instead of starting a local one")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.ray_address and not self.workers:
+            raise ValueError(f"--ray-address {self.ray_address} needs --workers N: how many workers to use there")
 
 
 # %%
@@ -992,7 +1248,7 @@ class ShardPlayer:
     def __init__(self, seed, sigma, hidden_units):
         keras.utils.set_random_seed(seed)
         model = build_policy(hidden_units)
-        self.play_population = make_population_player(model)
+        self.play_population = make_lookup_player(model)
         self.table = noise_table(seed, len(flatten_weights(model)))
         self.seed, self.sigma = seed, sigma
 
@@ -1115,28 +1371,28 @@ CPUs; one generation is theta and P candidates, 80 games each (medians of 10):
 
 # %% [markdown]
 """
-## Going further
+# Part VI: the command line
 
-* **Longer games.** Make the grid taller and see whether the comparison above changes:
-  the ES scores whole games, and its advocates expect it to gain as games get longer.
-* **Bigger problems on a cluster.** The section above scales out unchanged: grow the
-  grid or the network, raise `--population-size`, and give `--workers` the cluster's CPUs.
-* **Other networks.** Change `build_policy`: the ES only ever sees a flat vector.
-
-## Running it
-
-`main` ties it together. Each training run gets a folder of its own under `runs/`, as in
-CleanRL, named after its seed and its start time: the trained network `policy.keras`,
-the settings `config.json`, one row per generation in `history.csv`, the two pictures,
-and `checkpoint.npz`. `--resume FOLDER` carries on a run from its checkpoint, with the
-same settings (only the generation limit and what is shown may change). `--play PATH`
-loads a saved network, measures its exact catch rate and replays a few of its games.
+`main` ties it together. The command line is built from `Settings`, which holds every
+setting of every part, each with its help text and the values it accepts. `--resume
+FOLDER` carries on a run from its checkpoint, with the same settings (only the generation
+limit, what is shown and where it plays may change). `--play PATH` loads a saved network,
+measures its exact catch rate and replays a few of its games. `--compare` runs Part IV.
 
 Bad input of any kind (a setting out of range, a folder that holds no checkpoint, a
 file that is no Keras model) is refused with one line before anything is written.
 The run lives in `main`, which runs only when the file is run as a script, so importing
 the file (in a test, or in a notebook) has no side effects.
 """
+
+
+# %%
+import argparse
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings(CompareConfig, ClusterConfig):
+    """Every setting of every part: the command line's options."""
 
 
 # %%
@@ -1155,7 +1411,7 @@ def parse_args(argv=None):
     """The command line as (the settings given, --play path or None, --resume folder or None)."""
     parser = OneLineParser(description="Evolve a Keras network that plays Catch, with an evolution strategy.",
                            argument_default=argparse.SUPPRESS)  # only the options given, to compare on --resume
-    for field in dataclasses.fields(Config):
+    for field in dataclasses.fields(Settings):
         option, allowed = "--" + field.name.replace("_", "-"), field.metadata["allowed"]
         help = f"{field.metadata['help']} (default: {field.default!r}{'; ' + allowed if allowed else ''})"
         if field.type is bool:
@@ -1186,30 +1442,6 @@ def resumed_config(saved, given, played):
     return config
 
 
-def new_run_folder(config, kind="seed"):
-    """The new run's folder, which must not hold files yet; `save_config` creates it."""
-    folder = Path(config.out or f"runs/{kind}{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if folder.exists() and any(folder.iterdir()):
-        raise ValueError(f"--out {folder} already holds files; choose an empty or new folder, or --resume it")
-    return folder
-
-
-def save_config(config, folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
-    write_atomically(folder / "config.json", lambda path: path.write_text(text))
-
-
-def save_run(result, folder, seed, pictures=True):
-    write_atomically(folder / "policy.keras", result.model.save)
-    if result.history:  # empty only if stopped before its first generation
-        save_history(result.history, folder / "history.csv")
-    if pictures:
-        write_atomically(folder / "learning_curve.png", lambda path: plot_learning_curve(result.history, path))
-        frames, rewards = replay(result.model, *some_start_states(seed, 6))
-        write_atomically(folder / "catch.gif", lambda path: save_gif(frames, rewards, path))
-
-
 def load_policy(path):
     """A saved Keras model that can play Catch; ValueError saying why not."""
     if not Path(path).is_file():
@@ -1228,11 +1460,11 @@ def load_policy(path):
 def main(argv=None):
     given, policy_path, resume, comparing = parse_args(argv)
     try:
-        config, state, history = Config(**given), None, []  # Config checks every value given
+        config, state, history = Settings(**given), None, []  # Settings checks every value given
         if policy_path:
             model = load_policy(policy_path)
         elif resume:
-            saved, state, history = load_checkpoint(resume)
+            saved, state, history = load_checkpoint(resume, Settings)
             folder = Path(resume)
             config = dataclasses.replace(resumed_config(saved, given, len(history)), out=str(folder))
         else:
@@ -1247,7 +1479,7 @@ def main(argv=None):
         catches = count_catches(play(greedy(model), *start_states()))
         print(f"{policy_path} catches {catches}/{START_STATES} fruits: exact catch rate {catches / START_STATES:.1%}")
         if config.render:
-            show_games(*replay(model, *some_start_states(config.seed, 3)))
+            animate_games(*replay(model, *some_start_states(config.seed, 3)))
         return None
     save_config(config, folder)
     if comparing:
@@ -1259,7 +1491,8 @@ def main(argv=None):
         print(f"playing each generation on {config.workers} workers of {where}")
     with StopSignals() as stop:
         try:
-            result = train(config, folder=folder, state=state, history=history, stop=stop, play_generation=players)
+            result = run_training(config, folder=folder, state=state, history=history, stop=stop,
+                                  play_generation=players)
         except FloatingPointError as error:
             sys.stderr.write(f"catch_es.py: stopped: {error}; the last checkpoint is in {folder}/\n")
             sys.exit(1)
@@ -1290,12 +1523,20 @@ def main(argv=None):
     print(f"saved the trained network, its settings, history, learning curve and catch.gif to {folder}/")
     print(f"replay it with: python catch_es.py --play {folder / 'policy.keras'}")
     if config.render:
-        show_games(*replay(result.model, *some_start_states(config.seed, 3)))
+        animate_games(*replay(result.model, *some_start_states(config.seed, 3)))
     return result
 
 
 # %% [markdown]
 """
+## Going further
+
+* **Longer games.** Make the grid taller and see whether the comparison of Part IV
+  changes: the ES scores whole games, and its advocates expect it to gain as games get longer.
+* **Bigger problems on a cluster.** Part V scales out unchanged: grow the grid or the
+  network, raise `--population-size`, and give `--workers` the cluster's CPUs.
+* **Other networks.** Change `build_policy`: the ES only ever sees a flat vector.
+
 ## Conclusion
 
 On a 2-core CPU, the compiled player runs 400,000 games a second, and the default run

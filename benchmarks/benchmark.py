@@ -3,6 +3,7 @@
     python benchmarks/benchmark.py              # everything (about 5 minutes on 2 cores)
     python benchmarks/benchmark.py --quick      # fewer repeats and seeds, for a smoke test
     python benchmarks/benchmark.py --no-ray     # without the distributed mode (needs `pip install ray`)
+    python benchmarks/benchmark.py --pieces     # only Part I's pieces against Part II's, per generation
 
 Every figure is a median over repeats; the speed-up is a ratio of two figures measured
 in the same run, so that a busy machine slows both sides alike.
@@ -24,12 +25,47 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def median_ms(work, repeats):
+    work()  # compile, warm the caches
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - start)
+    return 1000 * statistics.median(seconds)
+
+
+def pieces(repeats):
+    """Milliseconds per generation of the default run (population 100): Part I's pieces against Part II's."""
+    keras.utils.set_random_seed(0)
+    model = ce.build_policy()
+    theta, config = ce.flatten_weights(model), ce.Config()
+    settings = (config.population_size, config.sigma, config.learning_rate, config.weight_decay, config.seed)
+    plain, fast = ce.EvolutionStrategy(theta, *settings), ce.FastStrategy(theta, *settings)
+    general, lookup = ce.make_population_player(model), ce.make_lookup_player(model)
+    population = np.vstack([theta, fast.ask()])
+    rewards = np.random.default_rng(0).uniform(-1, 1, config.population_size)
+    gradient = plain.tell(rewards)
+    rows = [("play theta and 100 candidates, 8,080 games", lambda: general(population), lambda: lookup(population)),
+            ("draw the noise of 50 pairs", plain.noise, fast.noise),
+            ("ask: build 100 candidates", plain.ask, fast.ask),
+            ("one Adam step", lambda: plain.step(gradient), lambda: fast.step(gradient)),
+            ("tell: redraw the noise, R · n, Adam step", lambda: plain.tell(rewards), lambda: fast.tell(rewards)),
+            ("a whole generation: ask, play, tell",
+             lambda: plain.tell(general(np.vstack([plain.theta, plain.ask()]))[1:].mean(axis=1)),
+             lambda: fast.tell(lookup(np.vstack([fast.theta, fast.ask()]))[1:].mean(axis=1)))]
+    print(f"Part I's pieces against Part II's, milliseconds per generation, median of {repeats}")
+    for name, part_one, part_two in rows:
+        slow, quick = median_ms(part_one, repeats), median_ms(part_two, repeats)
+        print(f"  {name:<44} {slow:8.2f} ms {quick:8.2f} ms  {slow / quick:5.1f}x", flush=True)
+
+
 def games_per_second(population_size, repeats):
     """Median games per second of one compiled call playing P candidates x 80 games."""
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
-    play_population = ce.make_population_player(model)
-    strategy = ce.EvolutionStrategy(ce.flatten_weights(model), population_size, seed=0)
+    play_population = ce.make_lookup_player(model)
+    strategy = ce.FastStrategy(ce.flatten_weights(model), population_size, seed=0)
     play_population(strategy.ask())  # compile
     seconds = []
     for _ in range(repeats):
@@ -44,11 +80,11 @@ def games_per_second(population_size, repeats):
 def generation_seconds(population_size, workers, repeats):
     """Median seconds to play one generation (theta and its candidates), in this process or on Ray workers,
     and the bytes that travelled per generation."""
-    config = ce.Config(population_size=population_size, workers=workers)
+    config = ce.Settings(population_size=population_size, workers=workers)
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
-    players = ce.RayPlayers(config) if workers else ce.play_here(ce.make_population_player(model))
-    strategy = ce.EvolutionStrategy(ce.flatten_weights(model), population_size, seed=0)
+    players = ce.RayPlayers(config) if workers else ce.play_here(ce.make_lookup_player(model))
+    strategy = ce.FastStrategy(ce.flatten_weights(model), population_size, seed=0)
     players(strategy)  # start the workers and compile
     seconds = []
     sent, received = getattr(players, "sent", 0), getattr(players, "received", 0)
@@ -117,8 +153,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds")
     parser.add_argument("--no-ray", action="store_true", help="skip the distributed mode (Ray not installed)")
+    parser.add_argument("--pieces", action="store_true", help="only Part I's pieces against Part II's")
     args = parser.parse_args()
     repeats, seeds, games = (3, range(2), 5) if args.quick else (10, range(10), 20)
+    if args.pieces:
+        return pieces(3 if args.quick else 20)
 
     print(f"machine: {os.cpu_count()} CPUs, keras {keras.__version__}, backend {keras.backend.backend()}")
     compiled = {}

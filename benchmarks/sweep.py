@@ -20,7 +20,7 @@ def main(settings, seeds):
     results = []
     for seed in (int(seed) for seed in seeds.split(",")):
         start = time.perf_counter()
-        result = ce.train(ce.Config(seed=seed, render=False, **overrides), progress=lambda history, done: None)
+        result = ce.run_training(ce.RunConfig(seed=seed, render=False, **overrides), progress=lambda history, done: None)
         last = result.history[-1]
         results.append((result.status == "solved", last["generation"], time.perf_counter() - start))
         print(f"seed {seed}: {result.status}, generation {last['generation']}, "

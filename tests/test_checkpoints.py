@@ -47,7 +47,7 @@ def finished_run(tmp_path_factory):
 
 
 def test_a_checkpoint_holds_everything_a_run_depends_on(finished_run):
-    config, state, history = ce.load_checkpoint(finished_run)
+    config, state, history = ce.load_checkpoint(finished_run, ce.Settings)
     assert config.generations == 6 and config.population_size == 10
     theta, generation, iterations = state[0], int(state[1]), state[2]
     assert theta.shape == (10403,) and generation == 5 and int(iterations) == 5  # 5 Adam steps taken
@@ -84,7 +84,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_bit_identically(tmp_path):
     status, out = interrupted_run(tmp_path / "run")
     assert status == 130
     assert f"resume with: python catch_es.py --resume {tmp_path / 'run'}" in out
-    _, _, history = ce.load_checkpoint(tmp_path / "run")
+    _, _, history = ce.load_checkpoint(tmp_path / "run", ce.Settings)
     stopped = len(history)
     assert stopped >= 21  # it finished generation 20 and at most a few more
     assert {"policy.keras", "history.csv", "config.json", "checkpoint.npz"} <= {p.name for p in (tmp_path / "run").iterdir()}
@@ -101,7 +101,7 @@ def test_a_second_ctrl_c_exits_at_once_and_leaves_whole_files(tmp_path):
     status, _ = interrupted_run(tmp_path / "run", signals=2, at="generation    5")
     assert status == 130
     if (tmp_path / "run" / "checkpoint.npz").exists():  # the first checkpoint, at generation 0
-        ce.load_checkpoint(tmp_path / "run")
+        ce.load_checkpoint(tmp_path / "run", ce.Settings)
 
 
 def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path):
@@ -172,10 +172,10 @@ def test_resume_keeps_the_run_settings(finished_run, capsys):
 
 def test_a_run_whose_theta_stops_being_finite_stops_with_a_clear_message(tmp_path, capsys):
     with pytest.raises(FloatingPointError, match="no longer finite after generation 0"):
-        ce.train(ce.Config(learning_rate=1e39, generations=5, population_size=4), progress=lambda h, d: None)
+        ce.run_training(ce.RunConfig(learning_rate=1e39, generations=5, population_size=4), progress=lambda h, d: None)
     assert run_main("--out", str(tmp_path / "run"), "--learning-rate", "1e39", *TINY) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [f"catch_es.py: stopped: theta is no longer finite after generation 0; try a smaller "
                      f"--learning-rate; the last checkpoint is in {tmp_path / 'run'}/"]
-    _, state, _ = ce.load_checkpoint(tmp_path / "run")  # the one from before the step that overflowed
+    _, state, _ = ce.load_checkpoint(tmp_path / "run", ce.Settings)  # the one from before the step that overflowed
     assert np.all(np.isfinite(state[0]))

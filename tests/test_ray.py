@@ -13,7 +13,7 @@ import ray
 
 import catch_es as ce
 
-CONFIG = ce.Config(seed=3, population_size=20, hidden_units=16, generations=6, render=False)
+CONFIG = ce.Settings(seed=3, population_size=20, hidden_units=16, generations=6, render=False)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,7 +38,7 @@ def without_seconds(history):
 @pytest.fixture(scope="module")
 def here():
     """The run in this process that every distributed run must equal."""
-    return ce.train(CONFIG, progress=quiet)
+    return ce.run_training(CONFIG, progress=quiet)
 
 
 def train_on_workers(workers, wrap_ray=None):
@@ -49,7 +49,7 @@ def train_on_workers(workers, wrap_ray=None):
         before = players.pids()
         if wrap_ray is not None:
             players.ray = wrap_ray(players.ray, before)
-        result = ce.train(config, progress=quiet, play_generation=players)
+        result = ce.run_training(config, progress=quiet, play_generation=players)
         return result, players, before, players.pids()
     finally:
         players.close()

@@ -87,7 +87,7 @@ def test_play_reports_the_catch_rate_training_ended_with(tiny_run, capsys):
 
 
 def test_a_saved_policy_plays_identically_when_loaded(tmp_path):
-    result = ce.train(ce.Config(generations=3, population_size=10), progress=lambda history, done: None)
+    result = ce.run_training(ce.RunConfig(generations=3, population_size=10), progress=lambda history, done: None)
     ce.save_run(result, tmp_path, seed=0)
     loaded = keras.models.load_model(tmp_path / "policy.keras")
     np.testing.assert_array_equal(ce.flatten_weights(loaded), ce.flatten_weights(result.model))
@@ -102,7 +102,7 @@ class Terminal(io.StringIO):
 
 @pytest.mark.parametrize("out", [io.StringIO(), Terminal()])
 def test_progress_is_a_status_line_on_a_terminal_and_plain_lines_elsewhere(out):
-    progress = ce.Progress(ce.Config(generations=30, log_every=10), out)
+    progress = ce.Progress(ce.RunConfig(generations=30, log_every=10), out)
     history = []
     for generation in range(25):
         history.append(dict(generation=generation, mean_reward=0.0, max_reward=0.5, catch_rate=0.5,
@@ -129,7 +129,7 @@ def test_help_explains_every_setting(capsys):
     with pytest.raises(SystemExit):
         ce.main(["--help"])
     out = capsys.readouterr().out
-    for field in ce.dataclasses.fields(ce.Config):
+    for field in ce.dataclasses.fields(ce.Settings):
         assert "--" + field.name.replace("_", "-") in out
     assert "--play" in out and "--no-render" in out
 
@@ -166,14 +166,52 @@ def test_play_refuses_what_is_not_a_catch_policy(tmp_path, capsys):
     assert "(None, 100)" in refused(capsys, ["--play", str(tmp_path / "small_board.keras")])
 
 
-def test_the_file_is_a_notebook_that_runs_top_to_bottom(tmp_path):
+def execute(notebook, folder):
+    nbclient.NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(folder)}}).execute()
+    return "".join(output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+                   for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)
+
+
+def part_one():
+    """The file's text cut just before the markdown cell that holds the '# Part II' heading, as a notebook."""
+    lines = open(SCRIPT).read().split("\n")
+    heading = lines.index("# Part II: making it fast")
+    cut = max(number for number in range(heading) if lines[number].startswith("# %%"))
+    assert lines[cut] == "# %% [markdown]"
+    return jupytext.reads("\n".join(lines[:cut]), fmt="py:percent")
+
+
+def test_part_one_alone_is_a_notebook_that_trains_a_perfect_catcher(tmp_path):
+    notebook = part_one()
+    sources = "\n".join(cell.source for cell in notebook.cells)
+    assert "# Part I: the lesson" in sources and "run_training" not in sources and "FastStrategy" not in sources
+    text = execute(notebook, tmp_path)
+    assert "solved: catches 80/80 after" in text  # the notebook-only cells trained it, mid-read
+    assert "caught!" in text  # ... and it played a few games
+    figures = [output for cell in notebook.cells for output in cell.get("outputs", [])
+               if "image/png" in output.get("data", {})]
+    assert figures  # the picture of the ES on a 2-D hill
+    assert list(tmp_path.iterdir()) == []  # Part I writes no files
+
+
+def test_the_file_is_a_notebook_that_runs_top_to_bottom_and_a_script_that_does_not_run_part_one(tmp_path):
     notebook = jupytext.read(SCRIPT)
     kinds = [cell.cell_type for cell in notebook.cells]
     assert kinds[0] == "markdown" and kinds.count("markdown") >= 10 and kinds.count("code") >= 10
-    headings = [cell.source.splitlines()[0] for cell in notebook.cells if cell.cell_type == "markdown"]
-    assert "# Playing Catch with Keras and an Evolution Strategy" in headings
-    # Like papermill, swap the last cell's run for a short one.
+    headings = [line for cell in notebook.cells if cell.cell_type == "markdown" for line in cell.source.splitlines()
+                if line.startswith("# ")]
+    assert headings[0] == "# Playing Catch with Keras and an Evolution Strategy"
+    assert [heading.split(":")[0] for heading in headings[1:]] == [f"# Part {n}" for n in
+                                                                   ("I", "II", "III", "IV", "V", "VI")]
+    # The notebook-only cells are comments in the script, so `python catch_es.py` trains once.
+    only_in_notebook = [cell for cell in notebook.cells if cell.metadata.get("active") == "ipynb"]
+    assert any("train(config)" in cell.source for cell in only_in_notebook)
+    assert "\nresult = train(config)" not in open(SCRIPT).read()
+    # Like papermill, make Part I's run and the last cell's run short.
+    for cell in only_in_notebook:
+        cell.source = cell.source.replace("config = Config()", "config = Config(generations=3, population_size=4)")
     assert "main(" in notebook.cells[-1].source
     notebook.cells[-1].source = 'result = main(["--generations", "2", "--population-size", "4", "--out", "nb_run"])'
-    nbclient.NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = execute(notebook, tmp_path)
+    assert "limit: catches" in text
     assert {path.name for path in (tmp_path / "nb_run").iterdir()} == FILES

@@ -67,7 +67,7 @@ def quiet(history, done):
 
 @pytest.fixture(scope="module")
 def solved_run():
-    return ce.train(ce.Config(seed=0, render=False), progress=quiet)
+    return ce.run_training(ce.RunConfig(seed=0, render=False), progress=quiet)
 
 
 def test_training_solves_catch(solved_run):
@@ -81,7 +81,7 @@ def test_training_solves_catch(solved_run):
 
 def test_same_seed_same_weights_other_seed_other_weights():
     def final_weights(seed):
-        result = ce.train(ce.Config(seed=seed, generations=5, population_size=20, render=False), progress=quiet)
+        result = ce.run_training(ce.RunConfig(seed=seed, generations=5, population_size=20, render=False), progress=quiet)
         return ce.flatten_weights(result.model)
 
     first = final_weights(3)
