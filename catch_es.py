@@ -102,24 +102,40 @@ def setting(default, help, check=None, allowed=""):
     return dataclasses.field(default=default, metadata={"help": help, "check": check, "allowed": allowed})
 
 
+# What a setting of each type accepts: an integer where one is meant (True is no 1 here), a finite number
+# (an integer will do) where a number is.
+OF_TYPE = {int: lambda v: isinstance(v, int) and not isinstance(v, bool), str: lambda v: isinstance(v, str),
+           float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v)),
+           bool: lambda v: isinstance(v, bool)}
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = setting(0, "seeds the network's initial weights and all the noise", lambda v: v >= 0, ">= 0")
+    seed: int = setting(0, "seeds the network's initial weights and all the noise",
+                        lambda v: 0 <= v < 2**31, "an integer from 0 to 2147483647")  # what every generator takes
     population_size: int = setting(
         100, "noisy copies of the network per generation (even: they come in mirrored pairs)",
-        lambda v: v >= 2 and v % 2 == 0, "an even number >= 2")
-    sigma: float = setting(0.1, "standard deviation of the noise added to the weights", lambda v: v > 0, "> 0")
-    learning_rate: float = setting(0.05, "Adam's step size", lambda v: v > 0, "> 0")
+        lambda v: v >= 2 and v % 2 == 0, "an even integer >= 2")
+    sigma: float = setting(0.1, "standard deviation of the noise added to the weights", lambda v: v > 0,
+                           "a finite number > 0")
+    learning_rate: float = setting(0.05, "Adam's step size", lambda v: v > 0, "a finite number > 0")
     weight_decay: float = setting(
         0.3, "shrinks the weights a little each step, so that the noise stays big enough to matter",
-        lambda v: v >= 0, ">= 0")
-    generations: int = setting(1000, "stop after this many generations if not solved", lambda v: v >= 1, ">= 1")
-    hidden_units: int = setting(100, "width of the network's hidden layer", lambda v: v >= 1, ">= 1")
+        lambda v: v >= 0, "a finite number >= 0")
+    generations: int = setting(1000, "stop after this many generations if not solved", lambda v: v >= 1,
+                               "an integer >= 1")
+    hidden_units: int = setting(100, "width of the network's hidden layer", lambda v: v >= 1, "an integer >= 1")
+    patience: int = setting(60, "restart when theta's catch rate has not beaten its best for this many generations",
+                            lambda v: v >= 1, "an integer >= 1")
+    population_growth: int = setting(2, "each restart multiplies the population by this", lambda v: v >= 1,
+                                     "an integer >= 1")
+    max_population_size: int = setting(1600, "... up to this many, then restarts keep the population",
+                                       lambda v: v >= 2 and v % 2 == 0, "an even integer >= 2")
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
             check, value = field.metadata["check"], getattr(self, field.name)
-            if check is not None and not check(value):
+            if not OF_TYPE[field.type](value) or (check is not None and not check(value)):
                 option = "--" + field.name.replace("_", "-")
                 raise ValueError(f"{option} must be {field.metadata['allowed']}, got {value!r}")
 
@@ -438,6 +454,60 @@ def es_on_a_hill(shown=(0, 4, 8, 12, 20), seed=0):
 
 # %% [markdown]
 """
+## Plateaus, and starting afresh
+
+On Catch the ES has one way to fail. A network that catches 72 of the 80 fruits usually
+misses one whole fruit column, and no small change of its weights turns a single one of
+those misses into a catch: every candidate misses the same games, so their rewards
+differ only in how they play the games already won, and `R · n` carries no signal about
+the missing column. It is the weakness the ES-vs-RL notes name (noise that changes no
+outcome gives no signal) in a milder form, and waiting rarely helps: with the default
+settings 17 of the seeds 0 to 99 sat on such a plateau until the 1,000th generation
+(`python benchmarks/sweep.py "patience=1000" 0,1,...,99`).
+
+The cure is the one CMA-ES users know as IPOP: when the exact catch rate of `theta` has
+not beaten its best for `patience` generations, start again from fresh initial weights
+with a population `population_growth` times as large. A fresh start lands elsewhere, and
+a bigger population sees more directions at once. Attempt `k` draws its weights from
+`(seed, k)`, so a run with restarts is as reproducible as one without.
+"""
+
+
+# %%
+def population_of(config, restarts):
+    """Attempt `restarts`' population: population_growth**restarts times the first, up to max_population_size."""
+    return min(config.population_size * config.population_growth**restarts,
+               max(config.population_size, config.max_population_size))
+
+
+def new_strategy(config, kind=EvolutionStrategy, restarts=0, generation=0):
+    """The model and strategy of attempt `restarts`: fresh weights drawn from (seed, restarts), a bigger population."""
+    seed = config.seed if restarts == 0 else int(np.random.SeedSequence([config.seed, restarts]).generate_state(1)[0])
+    keras.utils.set_random_seed(seed)  # the initial weights
+    model = build_policy(config.hidden_units)
+    strategy = kind(flatten_weights(model), population_of(config, restarts), config.sigma, config.learning_rate,
+                    config.weight_decay, config.seed)
+    strategy.generation = generation
+    return model, strategy
+
+
+def plateaued(history, patience):
+    """Has theta caught no more fruits than its best for `patience` generations since the last restart?"""
+    attempt = [row["catch_rate"] for row in history if row["restarts"] == history[-1]["restarts"]]
+    return len(attempt) > patience and max(attempt[-patience:]) <= max(attempt[:-patience])
+
+
+def plateau_event(history, config):
+    """'' or, when theta has stalled, what the restart that follows will do."""
+    if not plateaued(history, config.patience):
+        return ""
+    best = max(row["catch_rate"] for row in history if row["restarts"] == history[-1]["restarts"])
+    return (f"no better than {round(best * START_STATES)}/{START_STATES} for {config.patience} generations: "
+            f"restarting with fresh weights and population {population_of(config, history[-1]['restarts'] + 1)}")
+
+
+# %% [markdown]
+"""
 ## Training
 
 Training is the loop the introduction promised: ask for candidates, play all their
@@ -456,43 +526,57 @@ class TrainingResult(NamedTuple):
     status: str  # "solved", or "limit" when the generation limit was reached; Part III adds more
 
 
+def attempts(history):
+    """How many starts the run has made so far: 1, and one more for each restart announced in `history`."""
+    return 1 + sum(bool(row["event"]) for row in history)
+
+
 def play_beside_theta(play_population, theta, candidates):
     """Play theta in the same call as its candidates: theta's catches and each candidate's mean reward."""
     rewards = play_population(np.vstack([theta, candidates]))  # row 0 is theta itself
     return count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
 
 
-def history_row(generation, rewards, catch_rate, games, start):
-    """One generation's record: its rewards, the exact catch rate, games so far, seconds since `start`."""
+def history_row(generation, rewards, catch_rate, games, start, **more):
+    """One generation's record: its rewards, the exact catch rate, games so far, seconds since `start`, and `more`."""
     return dict(generation=generation, mean_reward=round(float(np.mean(rewards)), 6), min_reward=float(np.min(rewards)),
                 max_reward=float(np.max(rewards)), catch_rate=catch_rate, games=games,
-                seconds=round(time.perf_counter() - start, 4))
+                seconds=round(time.perf_counter() - start, 4), **more)
 
 
 def progress_bar(config):
     bar = keras.utils.Progbar(config.generations, unit_name="generation", stateful_metrics=["catches", "mean reward"])
-    return lambda row, done: bar.update(row["generation"] + 1, finalize=done, values=[
-        ("catches", row["catch_rate"] * START_STATES), ("mean reward", row["mean_reward"])])
+
+    def show(row, done):
+        bar.update(row["generation"] + 1, finalize=done,
+                   values=[("catches", row["catch_rate"] * START_STATES), ("mean reward", row["mean_reward"])])
+        if row["event"]:
+            print(f"\ngeneration {row['generation']}: {row['event']}")
+
+    return show
 
 
+# %%
 def train(config, progress=None):
     progress = progress or progress_bar(config)
-    keras.utils.set_random_seed(config.seed)  # the initial weights
-    model = build_policy(config.hidden_units)
+    model, strategy = new_strategy(config)
     play_population = make_population_player(model)
-    strategy = EvolutionStrategy(flatten_weights(model), config.population_size, config.sigma,
-                                 config.learning_rate, config.weight_decay, config.seed)
-    history, start, status = [], time.perf_counter(), "limit"
+    history, games, start, status = [], 0, time.perf_counter(), "limit"
     for generation in range(config.generations):
         candidates = strategy.ask()
         catches, rewards = play_beside_theta(play_population, strategy.theta, candidates)
-        games = (generation + 1) * (config.population_size + 1) * START_STATES
-        history.append(history_row(generation, rewards, catches / START_STATES, games, start))
+        games += (strategy.population_size + 1) * START_STATES
+        history.append(history_row(generation, rewards, catches / START_STATES, games, start, event="",
+                                   population_size=strategy.population_size, restarts=attempts(history) - 1))
         status = "solved" if catches == START_STATES else "limit"
-        progress(history[-1], status == "solved" or generation == config.generations - 1)
-        if status == "solved":
+        last = status == "solved" or generation == config.generations - 1
+        history[-1]["event"] = "" if last else plateau_event(history, config)
+        progress(history[-1], last)
+        if last:
             break  # so that the model we return is the one whose catch rate was just measured
         strategy.tell(rewards)
+        if history[-1]["event"]:  # a plateau: start afresh
+            _, strategy = new_strategy(config, EvolutionStrategy, attempts(history) - 1, strategy.generation)
     set_flat_weights(model, strategy.theta)
     return TrainingResult(model, history, status)
 
@@ -710,8 +794,10 @@ from PIL import Image, ImageDraw
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig(Config):
-    log_every: int = setting(10, "print a progress line every this many generations", lambda v: v >= 1, ">= 1")
-    checkpoint_every: int = setting(25, "save a checkpoint every this many generations", lambda v: v >= 1, ">= 1")
+    log_every: int = setting(10, "print a progress line every this many generations", lambda v: v >= 1,
+                             "an integer >= 1")
+    checkpoint_every: int = setting(25, "save a checkpoint every this many generations", lambda v: v >= 1,
+                                    "an integer >= 1")
     out: str = setting("", "the run's folder (default: runs/seed<SEED>-<date>-<time>)")
     render: bool = setting(True, "show the trained network playing a few games in the terminal")
 
@@ -736,6 +822,8 @@ class Progress:
 
     def __call__(self, history, done):
         row = history[-1]
+        if row.get("event"):  # a restart is always worth a line of its own
+            self.out.write(("\r\x1b[K" if self.live else "") + f"{self.label} {row['generation']}: {row['event']}\n")
         if not (self.live or done or row["generation"] % self.every == 0):
             return
         earlier = history[-11] if len(history) > 10 else dict(games=0, seconds=0.0)
@@ -808,6 +896,8 @@ def save_history(history, path):
 def load_checkpoint(folder, kind=RunConfig):
     """The settings (a `kind`), strategy state and history of a run folder; ValueError saying what is wrong."""
     path = Path(folder) / "checkpoint.npz"
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise ValueError(f"--resume {folder}: is a file, not a run folder")
     if not Path(folder).is_dir():
         raise ValueError(f"--resume {folder}: no such folder")
     if not path.is_file():
@@ -817,6 +907,9 @@ def load_checkpoint(folder, kind=RunConfig):
             config = kind(**json.loads(str(saved["config"])))
             history = json.loads(str(saved["history"]))
             state = [saved[f"state_{index}"] for index in range(len(saved.files) - 2)]
+        for row in history:  # a checkpoint written before runs could restart
+            row.setdefault("event", ""), row.setdefault("population_size", config.population_size)
+            row.setdefault("restarts", 0)
     except Exception as error:  # a truncated or damaged file fails in many ways: zip, JSON, missing keys
         raise ValueError(f"--resume {folder}: checkpoint.npz is damaged ({type(error).__name__}: {error})")
     expected = [value.shape for value in strategy_state(FastStrategy(
@@ -850,7 +943,7 @@ class StopSignals:
 """
 ## The run's training loop
 
-`run_training` is Part I's loop with Part II's pieces and three duties more: it saves a
+`run_training` is Part I's loop, restarts included, with Part II's pieces and three duties more: it saves a
 checkpoint every few generations and when asked to stop; given a checkpoint's `state`
 and `history`, it carries on from there; and it stops early when learning cannot go on.
 That happens when every candidate scores the same for `STUCK_AFTER` generations: all
@@ -877,14 +970,11 @@ def play_here(play_population):
 
 def run_training(config, progress=None, folder=None, state=None, history=(), stop=None, play_generation=None):
     progress = progress or Progress(config)
-    keras.utils.set_random_seed(config.seed)  # the initial weights
-    model = build_policy(config.hidden_units)
+    history, status = list(history), "limit"
+    model, strategy = new_strategy(config, FastStrategy, attempts(history) - 1)
     play_generation = play_generation or play_here(make_lookup_player(model))
-    strategy = FastStrategy(flatten_weights(model), config.population_size, config.sigma,
-                            config.learning_rate, config.weight_decay, config.seed)
     if state is not None:
         restore_strategy(strategy, state)
-    history, status = list(history), "limit"
     games = history[-1]["games"] if history else 0
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     for generation in range(strategy.generation, config.generations):
@@ -895,10 +985,12 @@ def run_training(config, progress=None, folder=None, state=None, history=(), sto
         if status == "interrupted":
             break
         catches, candidate_rewards = play_generation(strategy)
-        games += (config.population_size + 1) * START_STATES
-        history.append(history_row(generation, candidate_rewards, catches / START_STATES, games, start))
+        games += (strategy.population_size + 1) * START_STATES
+        history.append(history_row(generation, candidate_rewards, catches / START_STATES, games, start, event="",
+                                   population_size=strategy.population_size, restarts=attempts(history) - 1))
         status = "solved" if catches == START_STATES else "stuck" if stuck(history) else "limit"
         done = status != "limit" or generation == config.generations - 1
+        history[-1]["event"] = "" if done else plateau_event(history, config)
         progress(history, done)
         if done:
             break  # so that the model we return is the one whose catch rate was just measured
@@ -906,6 +998,8 @@ def run_training(config, progress=None, folder=None, state=None, history=(), sto
         if not np.all(np.isfinite(strategy.theta)):
             raise FloatingPointError(f"theta is no longer finite after generation {generation}; "
                                      "try a smaller --learning-rate")
+        if history[-1]["event"]:  # Part I's restart, with Part II's pieces
+            _, strategy = new_strategy(config, FastStrategy, attempts(history) - 1, strategy.generation)
     if folder and status != "interrupted":
         save_checkpoint(folder, config, strategy, history)  # resuming replays the last generation
     set_flat_weights(model, strategy.theta)
@@ -1002,9 +1096,20 @@ that already holds files is never written into.
 
 
 # %%
+def writable_folder(option, folder):
+    """Refuse a folder path that is a file, lies below a file, or cannot be written into."""
+    folder = Path(folder)
+    nearest = next(path for path in [folder, *folder.parents] if path.exists())  # "." or "/" at the least
+    if not nearest.is_dir():
+        raise ValueError(f"{option} {folder}: {nearest} is a file, not a folder")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {folder}: {nearest} is not writable")
+
+
 def new_run_folder(config, kind="seed"):
     """The new run's folder, which must not hold files yet; `save_config` creates it."""
     folder = Path(config.out or f"runs/{kind}{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    writable_folder("--out", folder)
     if folder.exists() and any(folder.iterdir()):
         raise ValueError(f"--out {folder} already holds files; choose an empty or new folder, or --resume it")
     return folder
@@ -1050,13 +1155,15 @@ bring settings of their own.
 # %%
 @dataclasses.dataclass(frozen=True)
 class CompareConfig(RunConfig):
-    reinforce_learning_rate: float = setting(0.01, "Adam's step size for REINFORCE (--compare)", lambda v: v > 0, "> 0")
+    reinforce_learning_rate: float = setting(0.01, "Adam's step size for REINFORCE (--compare)", lambda v: v > 0,
+                                             "a finite number > 0")
     reinforce_games_per_start: int = setting(
         4, "REINFORCE plays each of the 80 start states this many times per update (--compare)",
-        lambda v: v >= 1, ">= 1")
-    compare_games: int = setting(3_000_000, "games each learner may play in --compare", lambda v: v >= 1, ">= 1")
+        lambda v: v >= 1, "an integer >= 1")
+    compare_games: int = setting(3_000_000, "games each learner may play in --compare", lambda v: v >= 1,
+                                 "an integer >= 1")
     compare_seconds: float = setting(120.0, "wall-clock seconds each learner may take in --compare",
-                                     lambda v: v > 0, "> 0")
+                                     lambda v: v > 0, "a finite number > 0")
 
 
 # %%
@@ -1231,7 +1338,7 @@ import socket
 @dataclasses.dataclass(frozen=True)
 class ClusterConfig(RunConfig):
     workers: int = setting(0, "play each generation on this many Ray workers (0: in this process)",
-                           lambda v: v >= 0, ">= 0")
+                           lambda v: v >= 0, "an integer >= 0")
     ray_address: str = setting("", "join the Ray cluster at this address ('auto': the one `ray start` began) "
                                     "instead of starting a local one")
 
@@ -1444,6 +1551,8 @@ def resumed_config(saved, given, played):
 
 def load_policy(path):
     """A saved Keras model that can play Catch; ValueError saying why not."""
+    if Path(path).is_dir():
+        raise ValueError(f"--play {path}: is a folder, not a saved network (a .keras file)")
     if not Path(path).is_file():
         raise ValueError(f"--play {path}: no such file")
     try:
@@ -1454,6 +1563,34 @@ def load_policy(path):
         raise ValueError(f"--play {path}: the model maps {model.input_shape} to {model.output_shape}, "
                          f"Catch needs (None, {GRID_SIZE * GRID_SIZE}) to (None, {len(ACTIONS)})")
     return model
+
+
+# %%
+def available_memory():
+    """Bytes of memory a new run can have: MemAvailable on Linux, free pages elsewhere."""
+    try:
+        with open("/proc/meminfo") as file:
+            return next(int(line.split()[1]) * 1024 for line in file if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def check_memory(config, comparing=False, available=None):
+    """Refuse, before anything is allocated, a run whose arrays cannot fit in this machine's memory."""
+    weights = (GRID_SIZE**2 + 1) * config.hidden_units + (config.hidden_units + 1) * len(ACTIONS)  # build_policy's
+    population = population_of(config, config.generations)  # the biggest the run's restarts can reach
+    # Peak memory measured with /usr/bin/time: about 0.8 GB for TensorFlow and the rest, plus the
+    # noise table, plus about five float32 copies of the candidates (theta's row too); six leave a margin.
+    needed = 0.8e9 + 4 * max(NOISE_TABLE_SIZE, 10 * weights) + 6 * 4 * (population + 1) * weights
+    if comparing:  # REINFORCE's tape: boards, hidden layer and scores of every step of every game, and gradients
+        games = START_STATES * config.reinforce_games_per_start
+        needed = max(needed, 0.8e9 + 2 * 4 * games * GAME_LENGTH * (GRID_SIZE**2 + config.hidden_units + 3))
+    available = available_memory() if available is None else available
+    if needed > available:
+        raise ValueError(f"--population-size {config.population_size} (up to {population:,} with restarts, "
+                         f"--max-population-size) and --hidden-units {config.hidden_units} ({weights:,} weights) "
+                         f"need about {needed / 1e9:,.1f} GB of memory; this machine has {available / 1e9:.1f} GB "
+                         "available")
 
 
 # %%
@@ -1472,6 +1609,10 @@ def main(argv=None):
             config = dataclasses.replace(config, out=str(folder))
         if config.workers and (policy_path or comparing):
             raise ValueError("--workers is for training; --play and --compare run in this process")
+        if resume:
+            writable_folder("--resume", folder)  # its checkpoints are written there
+        if not policy_path:
+            check_memory(config, comparing)
         players = RayPlayers(config) if config.workers else None  # connect before writing anything
     except ValueError as error:
         usage_error(str(error))

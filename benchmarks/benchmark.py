@@ -4,11 +4,14 @@
     python benchmarks/benchmark.py --quick      # fewer repeats and seeds, for a smoke test
     python benchmarks/benchmark.py --no-ray     # without the distributed mode (needs `pip install ray`)
     python benchmarks/benchmark.py --pieces     # only Part I's pieces against Part II's, per generation
+    python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
+    python benchmarks/benchmark.py --solve-only --seeds 0-99 --script old/catch_es.py   # another version
 
 Every figure is a median over repeats; the speed-up is a ratio of two figures measured
 in the same run, so that a busy machine slows both sides alike.
 """
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -131,11 +134,10 @@ def predict_per_step_games_per_second(games):
     return games / (time.perf_counter() - start)
 
 
-def seconds_to_solve(seed):
-    """Run `python catch_es.py --seed S`; wall-clock seconds from launch to the "solved" line, and to exit."""
+def seconds_to_solve(seed, script):
+    """Run `python catch_es.py --seed S`: seconds from launch to the "solved" line and to exit, and generations."""
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, str(ROOT / "catch_es.py"), "--seed", str(seed), "--no-render",
-                   "--out", str(Path(folder) / "run")]
+        command = [sys.executable, str(script), "--seed", str(seed), "--no-render", "--out", str(Path(folder) / "run")]
         start, solved_at, last = time.perf_counter(), None, "?"
         env = dict(os.environ, PYTHONUNBUFFERED="1")  # each line as soon as it is printed
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -144,7 +146,7 @@ def seconds_to_solve(seed):
                 if line.startswith("solved: all 80"):
                     solved_at = time.perf_counter() - start
                 if line.startswith("generation"):
-                    last = line.split()[1]
+                    last = line.split()[1].rstrip(":")
         exited_at = time.perf_counter() - start
     return solved_at if run.returncode == 0 else None, exited_at, last
 
@@ -154,10 +156,18 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds")
     parser.add_argument("--no-ray", action="store_true", help="skip the distributed mode (Ray not installed)")
     parser.add_argument("--pieces", action="store_true", help="only Part I's pieces against Part II's")
+    parser.add_argument("--solve-only", action="store_true", help="only the seconds and generations to solve")
+    parser.add_argument("--seeds", help="the seeds to solve, FIRST-LAST (default 0-9, with --quick 0-1)")
+    parser.add_argument("--script", default=str(ROOT / "catch_es.py"), help="the catch_es.py to run")
     args = parser.parse_args()
     repeats, seeds, games = (3, range(2), 5) if args.quick else (10, range(10), 20)
+    if args.seeds:
+        first, last = (int(seed) for seed in args.seeds.split("-"))
+        seeds = range(first, last + 1)
     if args.pieces:
         return pieces(3 if args.quick else 20)
+    if args.solve_only:
+        return solve(seeds, args.script)
 
     print(f"machine: {os.cpu_count()} CPUs, keras {keras.__version__}, backend {keras.backend.backend()}")
     compiled = {}
@@ -172,20 +182,32 @@ def main():
     if not args.no_ray:
         distributed(repeats)
 
-    solved, exits = [], []
+    solve(seeds, args.script)
+
+
+def nearest_rank(values, fraction):
+    """The nearest-rank percentile: the smallest value at least `fraction` of the values do not exceed."""
+    return sorted(values)[math.ceil(fraction * len(values)) - 1]
+
+
+def solve(seeds, script):
+    """Each seed's run from launch: how many solve, and the median, 90th percentile and maximum."""
+    print(f"python {script} --seed S --no-render, seeds {seeds.start}..{seeds.stop - 1}", flush=True)
+    solved_seconds, generations, exits = [], [], []
     for seed in seeds:
-        solved_at, exited_at, generations = seconds_to_solve(seed)
+        solved_at, exited_at, generation = seconds_to_solve(seed, script)
         exits.append(exited_at)
-        if solved_at is None:
-            print(f"seed {seed}: NOT solved; exited after {exited_at:5.1f} s (last generation {generations})")
-        else:
-            solved.append(solved_at)
-            print(f"seed {seed}: 80/80 after {solved_at:5.1f} s from launch, exited after {exited_at:5.1f} s "
-                  f"(generation {generations})", flush=True)
-    # An unsolved seed counts as never solving, so it sits at the top of the ranking.
-    to_solve = solved + [float("inf")] * (len(exits) - len(solved))
-    print(f"solved {len(solved)}/{len(exits)}; seconds from launch to 80/80: median {statistics.median(to_solve):.1f}, "
-          f"slowest solved {max(solved, default=float('nan')):.1f}; seconds to exit: median {statistics.median(exits):.1f}")
+        # An unsolved seed counts as never solving, so it sits at the top of the ranking.
+        solved_seconds.append(float("inf") if solved_at is None else solved_at)
+        generations.append(float("inf") if solved_at is None else int(generation))
+        verdict = "NOT solved" if solved_at is None else f"80/80 after {solved_at:5.1f} s from launch"
+        print(f"seed {seed}: {verdict}, exited after {exited_at:5.1f} s (generation {generation})", flush=True)
+    count = sum(seconds < float("inf") for seconds in solved_seconds)
+    print(f"solved {count}/{len(exits)}")
+    for name, values in [("generations to 80/80", generations), ("seconds from launch to 80/80", solved_seconds),
+                         ("seconds from launch to exit", exits)]:
+        print(f"{name}: median {statistics.median(values):.1f}, 90th percentile {nearest_rank(values, 0.9):.1f}, "
+              f"max {max(values):.1f}")
 
 
 if __name__ == "__main__":

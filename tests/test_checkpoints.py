@@ -67,22 +67,35 @@ def test_resuming_with_a_higher_limit_is_bit_identical_to_one_long_run(finished_
     assert ce.json.loads((resumed / "config.json").read_text())["generations"] == 11
 
 
-def interrupted_run(folder, signals=1, at="generation   20"):
-    """Start the script, and send it SIGINT once it has printed the line starting with `at`."""
+def test_resuming_across_restarts_is_bit_identical_to_one_long_run(tmp_path):
+    restarting = ["--patience", "2", "--hidden-units", "8", *TINY]  # a tiny network that plateaus often
+    assert run_main("--out", str(tmp_path / "run"), "--generations", "7", *restarting) == 0
+    assert run_main("--resume", str(tmp_path / "run"), "--generations", "16") == 0
+    assert run_main("--out", str(tmp_path / "straight"), "--generations", "16", *restarting) == 0
+    np.testing.assert_array_equal(final_weights(tmp_path / "run"), final_weights(tmp_path / "straight"))
+    history = history_without_time(tmp_path / "run")
+    assert history == history_without_time(tmp_path / "straight")
+    restarts = [int(row["generation"]) for row in history if row["event"]]
+    assert restarts and restarts[0] < 6 < len(history) - 1  # it resumed after a restart, and went on
+
+
+def interrupted_run(folder, signals=1, at="generation   20", sent=signal.SIGINT, checkpoint_every=1000):
+    """Start the script, and send it `sent` once it has printed the line starting with `at`."""
     process = subprocess.Popen([sys.executable, SCRIPT, "--out", str(folder), "--generations", "100000",
-                                "--checkpoint-every", "1000", *TINY], stdout=subprocess.PIPE, text=True)
+                                "--checkpoint-every", str(checkpoint_every), *TINY], stdout=subprocess.PIPE, text=True)
     for line in process.stdout:
         if line.startswith(at):
             for _ in range(signals):
-                process.send_signal(signal.SIGINT)
+                process.send_signal(sent)
             break
     out, _ = process.communicate(timeout=120)
     return process.returncode, out
 
 
-def test_ctrl_c_saves_a_checkpoint_that_resumes_bit_identically(tmp_path):
-    status, out = interrupted_run(tmp_path / "run")
-    assert status == 130
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_bit_identically(tmp_path, sent):
+    status, out = interrupted_run(tmp_path / "run", sent=sent)
+    assert status == 128 + sent
     assert f"resume with: python catch_es.py --resume {tmp_path / 'run'}" in out
     _, _, history = ce.load_checkpoint(tmp_path / "run", ce.Settings)
     stopped = len(history)
@@ -93,6 +106,17 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_bit_identically(tmp_path):
     limit = str(stopped + 4)
     assert run_main("--resume", str(tmp_path / "run"), "--generations", limit) == 0
     assert run_main("--out", str(tmp_path / "straight"), "--generations", limit, *TINY) == 0
+    np.testing.assert_array_equal(final_weights(tmp_path / "run"), final_weights(tmp_path / "straight"))
+    assert history_without_time(tmp_path / "run") == history_without_time(tmp_path / "straight")
+
+
+def test_after_sigkill_the_last_checkpoint_resumes_bit_identically(tmp_path):
+    status, _ = interrupted_run(tmp_path / "run", at="generation   15", sent=signal.SIGKILL, checkpoint_every=5)
+    assert status == -signal.SIGKILL  # no handler ran: what is on disk is what the last checkpoint wrote
+    _, _, history = ce.load_checkpoint(tmp_path / "run", ce.Settings)
+    assert len(history) in (15, 20)  # the checkpoint of generation 15, or 20 if it ran on before the kill landed
+    assert run_main("--resume", str(tmp_path / "run"), "--generations", "26") == 0
+    assert run_main("--out", str(tmp_path / "straight"), "--generations", "26", *TINY) == 0
     np.testing.assert_array_equal(final_weights(tmp_path / "run"), final_weights(tmp_path / "straight"))
     assert history_without_time(tmp_path / "run") == history_without_time(tmp_path / "straight")
 

@@ -121,7 +121,7 @@ def test_bad_option_is_one_line_from_a_fresh_process(tmp_path):
     run = run_script("--population-size", "7", cwd=tmp_path)
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
-        "catch_es.py: error: --population-size must be an even number >= 2, got 7 (see --help)"]
+        "catch_es.py: error: --population-size must be an even integer >= 2, got 7 (see --help)"]
     assert list(tmp_path.iterdir()) == []
 
 
