@@ -5,7 +5,7 @@
     python benchmarks/benchmark.py --no-ray     # without the distributed mode (needs `pip install ray`)
     python benchmarks/benchmark.py --pieces     # only Part I's pieces against Part II's, per generation
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
-    python benchmarks/benchmark.py --solve-only --seeds 0-99 --script old/catch_es.py   # another version
+    python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
 
 Every figure is a median over repeats; the speed-up is a ratio of two figures measured
 in the same run, so that a busy machine slows both sides alike.
@@ -159,6 +159,8 @@ def main():
     parser.add_argument("--solve-only", action="store_true", help="only the seconds and generations to solve")
     parser.add_argument("--seeds", help="the seeds to solve, FIRST-LAST (default 0-9, with --quick 0-1)")
     parser.add_argument("--script", default=str(ROOT / "catch_es.py"), help="the catch_es.py to run")
+    parser.add_argument("--against", help="another catch_es.py, run seed by seed beside --script (alternating "
+                                          "which goes first), so that both see the same state of the machine")
     args = parser.parse_args()
     repeats, seeds, games = (3, range(2), 5) if args.quick else (10, range(10), 20)
     if args.seeds:
@@ -167,7 +169,7 @@ def main():
     if args.pieces:
         return pieces(3 if args.quick else 20)
     if args.solve_only:
-        return solve(seeds, args.script)
+        return solve(seeds, args.script, args.against)
 
     print(f"machine: {os.cpu_count()} CPUs, keras {keras.__version__}, backend {keras.backend.backend()}")
     compiled = {}
@@ -190,24 +192,34 @@ def nearest_rank(values, fraction):
     return sorted(values)[math.ceil(fraction * len(values)) - 1]
 
 
-def solve(seeds, script):
+def solve(seeds, script, against=None):
     """Each seed's run from launch: how many solve, and the median, 90th percentile and maximum."""
-    print(f"python {script} --seed S --no-render, seeds {seeds.start}..{seeds.stop - 1}", flush=True)
-    solved_seconds, generations, exits = [], [], []
+    scripts = [script] + ([against] if against else [])
+    runs = {name: dict(solved=[], generations=[], exits=[]) for name in scripts}
+    print(f"python SCRIPT --seed S --no-render, seeds {seeds.start}..{seeds.stop - 1}, SCRIPT: {', '.join(scripts)}",
+          flush=True)
     for seed in seeds:
-        solved_at, exited_at, generation = seconds_to_solve(seed, script)
-        exits.append(exited_at)
-        # An unsolved seed counts as never solving, so it sits at the top of the ranking.
-        solved_seconds.append(float("inf") if solved_at is None else solved_at)
-        generations.append(float("inf") if solved_at is None else int(generation))
-        verdict = "NOT solved" if solved_at is None else f"80/80 after {solved_at:5.1f} s from launch"
-        print(f"seed {seed}: {verdict}, exited after {exited_at:5.1f} s (generation {generation})", flush=True)
-    count = sum(seconds < float("inf") for seconds in solved_seconds)
-    print(f"solved {count}/{len(exits)}")
-    for name, values in [("generations to 80/80", generations), ("seconds from launch to 80/80", solved_seconds),
-                         ("seconds from launch to exit", exits)]:
-        print(f"{name}: median {statistics.median(values):.1f}, 90th percentile {nearest_rank(values, 0.9):.1f}, "
-              f"max {max(values):.1f}")
+        for name in scripts[:: 1 if seed % 2 == 0 else -1]:  # alternate which goes first
+            solved_at, exited_at, generation = seconds_to_solve(seed, name)
+            run = runs[name]
+            run["exits"].append(exited_at)
+            # An unsolved seed counts as never solving, so it sits at the top of the ranking.
+            run["solved"].append(float("inf") if solved_at is None else solved_at)
+            run["generations"].append(float("inf") if solved_at is None else int(generation))
+            verdict = "NOT solved" if solved_at is None else f"80/80 after {solved_at:5.1f} s from launch"
+            print(f"seed {seed}: {verdict}, exited after {exited_at:5.1f} s (generation {generation}) {name}",
+                  flush=True)
+    for name, run in runs.items():
+        count = sum(seconds < float("inf") for seconds in run["solved"])
+        print(f"{name}: solved {count}/{len(run['exits'])}")
+        for label, values in [("generations to 80/80", run["generations"]),
+                              ("seconds from launch to 80/80", run["solved"]),
+                              ("seconds from launch to exit", run["exits"])]:
+            print(f"  {label}: median {statistics.median(values):.1f}, "
+                  f"90th percentile {nearest_rank(values, 0.9):.1f}, max {max(values):.1f}")
+    if against:
+        ratio = statistics.median(runs[script]["solved"]) / statistics.median(runs[against]["solved"])
+        print(f"median seconds to 80/80, {script} over {against}: {ratio:.3f}")
 
 
 if __name__ == "__main__":

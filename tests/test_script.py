@@ -58,7 +58,9 @@ def test_a_run_writes_its_folder(tiny_run):
 def test_history_has_one_consistent_row_per_generation(tiny_run):
     rows = list(csv.DictReader(open(tiny_run[1] / "history.csv")))
     assert [int(row["generation"]) for row in rows] == [0, 1, 2, 3]
-    assert list(rows[0]) == ["generation", "mean_reward", "min_reward", "max_reward", "catch_rate", "games", "seconds"]
+    assert list(rows[0]) == ["generation", "mean_reward", "min_reward", "max_reward", "catch_rate", "games", "seconds",
+                             "event", "population_size", "restarts"]
+    assert all(row["event"] == "" and row["population_size"] == "10" and row["restarts"] == "0" for row in rows)
     games = [int(row["games"]) for row in rows]
     assert games == [(10 + 1) * 80 * (generation + 1) for generation in range(4)]  # theta + 10 candidates
     for row in rows:
@@ -95,6 +97,17 @@ def test_a_saved_policy_plays_identically_when_loaded(tmp_path):
     np.testing.assert_array_equal(ce.play(ce.greedy(loaded), *starts), ce.play(ce.greedy(result.model), *starts))
 
 
+def test_the_learning_curve_says_what_it_shows_and_where_compiling_went(tmp_path):
+    history = [dict(generation=g, catch_rate=g / 4, mean_reward=g / 4 - 0.5, seconds=2.0 + g) for g in range(5)]
+    figure = ce.plot_learning_curve(history, tmp_path / "curve.png")
+    by_generation, by_time = figure.axes
+    assert figure.get_suptitle() and "catch rate" in by_generation.get_ylabel()
+    assert (by_generation.get_xlabel(), by_time.get_xlabel()) == ("generation", "wall time (s)")
+    compiling = [line for line in by_time.get_lines() if "compiling" in line.get_label()]
+    assert len(compiling) == 2 and list(compiling[0].get_xdata()) == [0, 2.0]  # the 2 s before the first point
+    assert (tmp_path / "curve.png").stat().st_size > 0
+
+
 class Terminal(io.StringIO):
     def isatty(self):
         return True
@@ -123,6 +136,15 @@ def test_bad_option_is_one_line_from_a_fresh_process(tmp_path):
     assert run.stderr.strip().splitlines() == [
         "catch_es.py: error: --population-size must be an even integer >= 2, got 7 (see --help)"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    process = subprocess.Popen([sys.executable, SCRIPT, "--log-every", "1", "--population-size", "10", "--no-render"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("generation    0")
+    process.stdout.close()  # as `| head -1` does
+    assert process.wait(timeout=300) == 1
+    assert process.stderr.read() == ""
 
 
 def test_help_explains_every_setting(capsys):
