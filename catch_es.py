@@ -10,7 +10,7 @@ read it from top to bottom, then change it. `jupytext --to ipynb catch_es.py` tu
 into a notebook in which Part I trains a network while you read.
 
 The file has six parts. **Part I** is the lesson, a minimal viable experiment: from the idea
-to a network that catches every fruit, in about 250 lines of code. The parts after it turn
+to a network that catches every fruit, in under 300 lines of code. The parts after it turn
 the experiment into a tool, each using only what came before: Part II makes it fast, Part III
 gives a run its progress line, pictures and checkpoints, Part IV sets the ES against
 reinforcement learning, Part V spreads it over a cluster, and Part VI is the command line.
@@ -1714,8 +1714,8 @@ def main(argv=None):
 ## Conclusion
 
 On a 2-core CPU, the compiled player runs about 950,000 games a second, and every one of the
-seeds 0 to 99 catches all 80 fruits: in a median of 144 generations, 7.5 seconds from launch,
-and 48 seconds for the slowest, seed 10, which restarted four times (measured with `python
+seeds 0 to 99 catches all 80 fruits: in a median of 144 generations, 7.2 seconds from launch,
+and 36 seconds for the slowest, seed 10, which restarted four times (measured with `python
 benchmarks/benchmark.py --solve-only --seeds 0-99`). Before restarts, 17 of those seeds never
 got there. A network of 10,403 weights learned to catch
 every fruit without a single gradient: noise, rewards, ranks and one matrix product.

@@ -89,3 +89,10 @@ def test_paths_of_the_wrong_kind_are_refused(tmp_path, monkeypatch, capsys):
     (tmp_path / "runs").write_text("the default parent of run folders, but a file")
     line = refused(capsys, [], tmp_path)
     assert line.startswith("catch_es.py: error: --out runs/seed0-") and ": runs is a file, not a folder" in line
+
+
+def test_a_folder_that_cannot_be_written_into_is_refused(tmp_path, monkeypatch, capsys):
+    # Root may write anywhere, so the refusal is shown with os.access answering as it would for another user.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ce.os, "access", lambda path, mode: False)
+    assert f"--out locked/run: {ce.Path('.')} is not writable" in refused(capsys, ["--out", "locked/run"], tmp_path)
