@@ -461,8 +461,9 @@ def es_on_a_hill(shown=(0, 4, 8, 12, 20), seed=0):
 On Catch the ES has one way to fail. A network stuck at 72 of the 80 fruits misses all 8
 games of one fruit column: in three stalled runs we looked at (seeds 16, 18 and 24 after 400
 generations without restarts), column 0 at the edge, and columns 0 and 1 for those stuck at
-64. No small change of its weights turns a single one of those misses into a catch: every candidate misses the same games, so their rewards
-differ only in how they play the games already won, and `R · n` carries no signal about
+64. No small change of its weights turns a single one of those misses into a catch: every
+candidate misses the same games, so their rewards differ only in how they play the games
+already won, and `R · n` carries no signal about
 the missing column. It is the weakness the ES-vs-RL notes name (noise that changes no
 outcome gives no signal) in a milder form, and waiting rarely helps.
 
@@ -505,9 +506,14 @@ def new_strategy(config, kind=EvolutionStrategy, restarts=0, generation=0):
     return model, strategy
 
 
+def this_attempt(history):
+    """theta's catch rate in each generation since the last restart."""
+    return [row["catch_rate"] for row in history if row["restarts"] == history[-1]["restarts"]]
+
+
 def plateaued(history, patience):
     """Has theta caught no more fruits than its best for `patience` generations since the last restart?"""
-    attempt = [row["catch_rate"] for row in history if row["restarts"] == history[-1]["restarts"]]
+    attempt = this_attempt(history)
     return len(attempt) > patience and max(attempt[-patience:]) <= max(attempt[:-patience])
 
 
@@ -515,7 +521,7 @@ def plateau_event(history, config):
     """'' or, when theta has stalled, what the restart that follows will do."""
     if not plateaued(history, config.patience):
         return ""
-    best = max(row["catch_rate"] for row in history if row["restarts"] == history[-1]["restarts"])
+    best = max(this_attempt(history))
     return (f"no better than {round(best * START_STATES)}/{START_STATES} for {config.patience} generations: "
             f"restarting with fresh weights and population {population_of(config, history[-1]['restarts'] + 1)}")
 
@@ -541,8 +547,8 @@ class TrainingResult(NamedTuple):
 
 
 def attempts(history):
-    """How many starts the run has made so far: 1, and one more for each restart announced in `history`."""
-    return 1 + sum(bool(row["event"]) for row in history)
+    """How many starts the run has made so far: the last row's, and one more if it announced a restart."""
+    return 1 + history[-1]["restarts"] + bool(history[-1]["event"]) if history else 1
 
 
 def play_beside_theta(play_population, theta, candidates):
@@ -1314,7 +1320,8 @@ What this says about the claims made for evolution strategies:
   compiling the gradient of nine unrolled steps: its learning itself takes a few tenths
   of a second, against the ES's 2 to 3 seconds of playing. The ES's strength is
   elsewhere: its 8,080 games per generation are independent, so they spread over any
-  number of workers with one reward per candidate coming back (Part V), whereas each REINFORCE update needs the previous one, and its gradients (10,403
+  number of workers with one reward per candidate coming back (Part V), whereas each
+  REINFORCE update needs the previous one, and its gradients (10,403
   numbers) must travel.
 * **Exploration and credit assignment.** The ES's policy stays deterministic and the
   noise is in the weights, so it never dithers within a game, and it scores whole games

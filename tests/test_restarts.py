@@ -37,8 +37,9 @@ def test_the_event_says_what_happened_and_what_follows():
     assert ce.plateau_event(made_up_history([10, 20, 30, 40]), config) == ""
     first = made_up_history([10, 72, 72, 64, 72])
     assert ce.attempts(first) == 1
-    first[2]["event"] = "restarting"
+    first[-1]["event"] = "restarting"  # the newest row announces the restart
     assert ce.attempts(first) == 2
+    assert ce.attempts(history) == 2 and ce.attempts([]) == 1  # a second attempt, and no history yet
 
 
 def test_a_restart_is_a_fresh_seeded_start_with_a_bigger_population():
