@@ -320,8 +320,8 @@ def vectorize_and_compile(play_candidate):
     return play_all
 
 
-def make_population_player(model):
-    """Any Keras model with 100 inputs and 3 outputs, played with any candidate's weights."""
+def make_population_player(model, game=play):
+    """Any Keras model with 100 inputs and 3 outputs, played with any candidate's weights (Part III: any game)."""
     shapes = [variable.shape for variable in model.trainable_variables]
     non_trainable = [variable.value for variable in model.non_trainable_variables]
 
@@ -333,7 +333,7 @@ def make_population_player(model):
             scores = model.stateless_call(weights, non_trainable, boards)[0]
             return tf.argmax(scores, axis=-1, output_type="int32")  # ops.argmax vectorizes less well
 
-        return play(policy, fruit_columns, basket_centres)
+        return game(policy, fruit_columns, basket_centres)
 
     return vectorize_and_compile(play_candidate)
 
@@ -639,11 +639,13 @@ def some_start_states(seed, count):
     return [states[picked] for states in start_states()]
 
 
-def show_games(frames, rewards, out=None):
+def show_games(frames, rewards, out=None, per_strip=GAME_LENGTH + 1):
     out = out or sys.stdout
     for game_frames, reward in zip(frames, rewards):
-        for line in range(GRID_SIZE):
-            out.write("  ".join(frame[line] for frame in game_frames) + "\n")
+        for first in range(0, len(game_frames), per_strip):  # a longer game (Part III) takes several strips
+            strip = game_frames[first : first + per_strip]
+            out.write("\n" * bool(first) + "".join("  ".join(frame[line] for frame in strip) + "\n"
+                                                   for line in range(GRID_SIZE)))
         out.write(("caught!" if reward > 0 else "missed.") + "\n\n")
 
 
@@ -706,10 +708,10 @@ def starts_with_dense(model):
             and isinstance(model.layers[0], keras.layers.Dense))
 
 
-def make_lookup_player(model):
+def make_lookup_player(model, game=play):
     """Part I's player, except that a first Dense layer sums four rows of its kernel instead of multiplying."""
     if not starts_with_dense(model):
-        return make_population_player(model)
+        return make_population_player(model, game)
     shapes = [variable.shape for variable in model.trainable_variables]
     first = model.layers[0]
     rest = keras.Sequential([keras.Input((first.units,)), *model.layers[1:]])
@@ -725,7 +727,7 @@ def make_lookup_player(model):
             scores = rest.stateless_call(weights[split:], rest_non_trainable, first.activation(hidden))[0]
             return tf.argmax(scores, axis=-1, output_type="int32")
 
-        return play(policy, fruit_columns, basket_centres, look=lit_cells)
+        return game(policy, fruit_columns, basket_centres, look=lit_cells)
 
     return vectorize_and_compile(play_candidate)
 
@@ -802,11 +804,35 @@ class FastStrategy(EvolutionStrategy):
 A run of the script is Part I's loop with Part II's pieces, plus what a tool owes its user:
 a progress line that suits a terminal and a log, a checkpoint to resume from after Ctrl-C
 or a lost machine, a folder of results with pictures, and a clear word when learning has
-stopped. Its settings join Part I's.
+stopped. It can also play two variants of the game, which Part IV needs to test two claims.
+
+## Longer games and a slower player
+
+The notes credit evolution strategies with two virtues that Part I's 9-step game cannot
+show: credit assignment over long episodes, and robustness to the rate at which the agent
+acts (frame-skip). Two knobs make both measurable without changing the board or the network:
+
+* `--fall-every M`: the fruit falls one row on every M-th step, so a game lasts 9·M steps
+  and its only reward still comes at the end;
+* `--action-repeat K`: the policy decides on every K-th step, and the basket repeats that
+  action on the steps in between, as Atari agents do with frame-skip.
+
+The exact rules: at step t = 0 … 9·M − 1, if t is a multiple of K the policy sees the board
+and picks an action; the basket moves by the last action picked (its centre clipped to 1 … 8);
+if t + 1 is a multiple of M, the fruit falls one row. After the last step the fruit is on the
+bottom row and scores as in Part I. With both knobs at 1 this is Part I's game, step for step.
+
+Part I's `play` unrolls its nine steps into the compiled program. Unrolled 72 steps are
+another matter: XLA took 12 seconds to compile them and 2.9 seconds to play one generation
+(measured, M = 8, against 8 ms at M = 1). `play_variant` is a loop that the compiler keeps
+as a loop (`ops.while_loop`): 41 ms a generation at M = 8, and at M = 1 as fast as the
+unrolled game. The runs of Parts III to V play it; with both knobs at 1 they choose exactly
+the actions they chose before, so a seed learns as it did.
 """
 
 # %%
 import csv
+import functools
 import json
 import signal
 from pathlib import Path
@@ -814,14 +840,155 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 
+# %%
+def step_variant(state, actions, t, fall_every):
+    """Part I's step as step t of a longer game: the fruit falls only if t + 1 is a multiple of fall_every."""
+    moved, reward, _ = step(state, actions)
+    falls = (t + 1) % fall_every == 0
+    return moved._replace(fruit_row=ops.where(falls, moved.fruit_row, state.fruit_row)), ops.where(falls, reward, 0.0)
+
+
+def play_variant(policy, fruit_columns, basket_centres, look=observe, fall_every=1, action_repeat=1):
+    """Part I's `play` on the game with two knobs, as one compiled loop: each game's score."""
+
+    def one_step(t, state, actions, reward):
+        state = CatchState(*state)
+        actions = ops.where(t % action_repeat == 0, policy(look(state)), actions)  # decide, or repeat
+        state, reward = step_variant(state, actions, t, fall_every)
+        return t + 1, tuple(state), actions, reward
+
+    steps = GAME_LENGTH * fall_every
+    start = (0, tuple(reset(fruit_columns, basket_centres)), ops.ones_like(basket_centres),
+             ops.zeros_like(basket_centres, "float32"))
+    return ops.while_loop(lambda t, *_: t < steps, one_step, start, maximum_iterations=steps)[-1]
+
+
+def replay_variant(model, fruit_columns, basket_centres, fall_every=1, action_repeat=1):
+    """Part I's `replay` on the game with two knobs: per game, a frame for every step, and its reward."""
+    policy = greedy(model)
+    state = reset(np.asarray(fruit_columns, "int32"), np.asarray(basket_centres, "int32"))
+    frames = [[draw(state, game)] for game in range(len(fruit_columns))]
+    for t in range(GAME_LENGTH * fall_every):
+        if t % action_repeat == 0:
+            actions = policy(observe(state))
+        state, reward = step_variant(state, actions, t, fall_every)
+        for game, game_frames in enumerate(frames):
+            game_frames.append(draw(state, game))
+    return frames, np.asarray(reward)
+
+
+# %% [markdown]
+"""
+### Can every fruit still be caught?
+
+Not in every variant. With `--action-repeat 9` the policy decides once, on the first
+step, and the basket then moves nine cells the same way: it ends on column 1, 8, or where
+it started, and a fruit falling in column 4 is lost from most starts. A learner that never
+reaches 80 of 80 there has not failed, so a run says so before it starts.
+
+The check is exhaustive. First, per start state, is there *any* sequence of actions that
+catches its fruit? If not, no policy can. If every start state passes, a policy must still
+choose one action per board it sees, and two games that show the same board get the same
+action. `winnable` searches for such a table from boards to actions, game after game,
+trying the move towards the fruit first and backtracking after a miss. Boards with the fruit
+in different columns never coincide, so each column is searched on its own.
+"""
+
+
+# %%
+def open_loop_catchable(fruit_column, basket_centre, fall_every=1, action_repeat=1):
+    """Does any sequence of actions (each held for action_repeat steps) catch this game's fruit?"""
+    positions = {(basket_centre, STAY)}  # the basket's centre and the action it repeats
+    for t in range(GAME_LENGTH * fall_every):
+        if t % action_repeat == 0:
+            positions = {(centre, action) for centre, _ in positions for action in ACTIONS}
+        positions = {(min(max(centre + action - 1, 1), GRID_SIZE - 2), action) for centre, action in positions}
+    return any(abs(fruit_column - centre) <= 1 for centre, _ in positions)
+
+
+class Winnable(NamedTuple):
+    verdict: object  # True: some policy catches every fruit; False: none does; None: undecided
+    lost: list  # the start states (fruit column, basket centre) that no sequence of actions catches
+    boards: int  # the boards the search tried
+
+
+def winnable(fall_every=1, action_repeat=1, node_limit=1_000_000):
+    """Can any policy, a table from boards to actions, catch all 80 fruits of the game with these knobs?"""
+    lost = [(int(c), int(b)) for c, b in zip(*start_states()) if not open_loop_catchable(c, b, fall_every,
+                                                                                       action_repeat)]
+    if lost:
+        return Winnable(False, lost, 0)
+    steps, tried = GAME_LENGTH * fall_every, 0
+
+    def play_on(column, centres, table, t, row, centre, action):
+        """Play games[0] on from step t, then the others; extend `table`; True if every fruit is caught."""
+        nonlocal tried
+        while t < steps and t % action_repeat:  # no decision: the basket repeats its action
+            centre, row, t = min(max(centre + action - 1, 1), GRID_SIZE - 2), row + ((t + 1) % fall_every == 0), t + 1
+        if t == steps:
+            return abs(column - centre) <= 1 and (len(centres) == 1 or play_on(column, centres[1:], table, 0, 0,
+                                                                               centres[1], STAY))
+        towards = STAY if abs(column - centre) <= 1 else RIGHT if column > centre else LEFT
+        choices = [table[row, centre]] if (row, centre) in table else [towards] + [a for a in ACTIONS if a != towards]
+        for choice in choices:
+            tried += 1
+            if tried > node_limit:
+                raise TimeoutError
+            new = (row, centre) not in table
+            table[row, centre] = choice
+            moved = min(max(centre + choice - 1, 1), GRID_SIZE - 2)
+            if play_on(column, centres, table, t + 1, row + ((t + 1) % fall_every == 0), moved, choice):
+                return True
+            if new:
+                del table[row, centre]
+        return False
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * steps * (GRID_SIZE - 2)))  # a frame per decision
+    try:
+        verdict = all(play_on(column, list(range(1, GRID_SIZE - 1)), {}, 0, 0, 1, STAY) for column in range(GRID_SIZE))
+    except TimeoutError:
+        verdict = None
+    return Winnable(verdict, [], tried)
+
+
+def describe_winnable(fall_every, action_repeat):
+    """One line on whether every fruit of this game can be caught."""
+    answer = winnable(fall_every, action_repeat)
+    game = f"--fall-every {fall_every} --action-repeat {action_repeat}"
+    if answer.verdict:
+        return f"{game}: a policy that catches all {START_STATES} fruits exists (found after {answer.boards:,} boards)"
+    if answer.verdict is None:
+        return f"{game}: undecided whether any policy catches every fruit ({answer.boards:,} boards tried)"
+    if answer.lost:
+        return (f"{game}: no policy catches every fruit: no sequence of actions catches {len(answer.lost)} of the "
+                f"{START_STATES} start states, so at most {START_STATES - len(answer.lost)}/{START_STATES}")
+    return f"{game}: no policy catches every fruit: no table from boards to actions does ({answer.boards:,} boards)"
+
+
+# %%
 @dataclasses.dataclass(frozen=True)
 class RunConfig(Config):
+    fall_every: int = setting(1, "the fruit falls one row every this many steps: a game lasts 9 times as many",
+                              lambda v: v >= 1, "an integer >= 1")
+    action_repeat: int = setting(1, "the policy decides every this many steps and the basket repeats its action "
+                                    "in between", lambda v: v >= 1, "an integer >= 1")
     log_every: int = setting(10, "print a progress line every this many generations", lambda v: v >= 1,
                              "an integer >= 1")
     checkpoint_every: int = setting(25, "save a checkpoint every this many generations", lambda v: v >= 1,
                                     "an integer >= 1")
     out: str = setting("", "the run's folder (default: runs/seed<SEED>-<date>-<time>)")
     render: bool = setting(True, "show the trained network playing a few games in the terminal")
+
+
+def game_of(config):
+    """The game a run's settings describe, for the players: `play_variant` with the run's two knobs."""
+    return functools.partial(play_variant, fall_every=config.fall_every, action_repeat=config.action_repeat)
+
+
+def variant_name(config):
+    """The options that name the run's game, or "" for Part I's game."""
+    same = config.fall_every == config.action_repeat == 1
+    return "" if same else f"--fall-every {config.fall_every} --action-repeat {config.action_repeat}"
 
 
 # %% [markdown]
@@ -994,7 +1161,7 @@ def run_training(config, progress=None, folder=None, state=None, history=(), sto
     progress = progress or Progress(config)
     history, status = list(history), "limit"
     model, strategy = new_strategy(config, FastStrategy, attempts(history) - 1)
-    play_generation = play_generation or play_here(make_lookup_player(model))
+    play_generation = play_generation or play_here(make_lookup_player(model, game_of(config)))
     if state is not None:
         restore_strategy(strategy, state)
     games = history[-1]["games"] if history else 0
@@ -1044,12 +1211,13 @@ red (missed) border on the last frame of each game.
 
 
 # %%
-def animate_games(frames, rewards, out=None, delay=0.1):
-    """Part I's show_games, animated in place when `out` is a terminal."""
+def animate_games(frames, rewards, out=None, seconds=1.0):
+    """Part I's show_games, animated in place when `out` is a terminal: `seconds` per game, however long."""
     out = out or sys.stdout
     if not out.isatty():
         return show_games(frames, rewards, out)
     for game_frames, reward in zip(frames, rewards):
+        delay = seconds / len(game_frames)
         for index, frame in enumerate(game_frames):
             if index:
                 out.write(f"\x1b[{GRID_SIZE}A")  # move the cursor back up over the last frame
@@ -1109,7 +1277,7 @@ def frame_image(frame, cell=32, border=None):
     return image
 
 
-def save_gif(frames, rewards, path, delay=150):
+def save_gif(frames, rewards, path, delay=150):  # milliseconds per frame
     images, durations = [], []
     for game_frames, reward in zip(frames, rewards):
         images += [frame_image(frame) for frame in game_frames[:-1]]
@@ -1155,14 +1323,20 @@ def save_config(config, folder):
     write_atomically(folder / "config.json", lambda path: path.write_text(text))
 
 
-def save_run(result, folder, seed, pictures=True):
+def replay_run(model, config, count):
+    """`count` games of the run's game, from start states picked by its seed: frames and rewards."""
+    return replay_variant(model, *some_start_states(config.seed, count), config.fall_every, config.action_repeat)
+
+
+def save_run(result, folder, config, pictures=True):
     write_atomically(folder / "policy.keras", result.model.save)
     if result.history:  # empty only if stopped before its first generation
         save_history(result.history, folder / "history.csv")
     if pictures:
         write_atomically(folder / "learning_curve.png", lambda path: plot_learning_curve(result.history, path))
-        frames, rewards = replay(result.model, *some_start_states(seed, 6))
-        write_atomically(folder / "catch.gif", lambda path: save_gif(frames, rewards, path))
+        frames, rewards = replay_run(result.model, config, 6)
+        delay = max(20, 150 // config.fall_every)  # a longer game plays faster; browsers slow frames under 20 ms
+        write_atomically(folder / "catch.gif", lambda path: save_gif(frames, rewards, path, delay))
 
 
 # %% [markdown]
@@ -1201,39 +1375,80 @@ class CompareConfig(RunConfig):
 
 
 # %%
-def make_reinforce_update(model, optimizer, games_per_start):
-    fruit_columns, basket_centres = (np.tile(states, games_per_start) for states in start_states())
+def reinforce_gradient(model, config, games_per_start):
+    """REINFORCE's gradient from `games_per_start` sampled games of each start state of the run's game.
 
-    @tf.function(jit_compile=True)
-    def update(seeds):  # seeds: one pair of integers per step, for sampling the actions
+    The returned function maps the sampling seeds (one pair of integers per step) to the
+    gradient and the games' rewards; it is meant to be traced inside a compiled function.
+    """
+    fruit_columns, basket_centres = (np.tile(states, games_per_start) for states in start_states())
+    steps = GAME_LENGTH * config.fall_every
+
+    def gradient(seeds):
+        def one_step(t, state, actions, log_probability, reward):  # play_variant's step, with sampled actions
+            state = CatchState(*state)
+            scores = model(observe(state))
+            sampled = tf.random.stateless_categorical(scores, 1, seed=seeds[t], dtype="int32")[:, 0]
+            decides = t % config.action_repeat == 0  # a repeated action was not chosen, so it has no log p
+            actions = ops.where(decides, sampled, actions)
+            chosen = ops.sum(ops.log_softmax(scores) * ops.one_hot(actions, len(ACTIONS)), axis=-1)
+            state, reward = step_variant(state, actions, t, config.fall_every)
+            return t + 1, tuple(state), actions, log_probability + ops.where(decides, chosen, 0.0), reward
+
         with tf.GradientTape() as tape:
-            state, log_probability = reset(fruit_columns, basket_centres), 0.0
-            for t in range(GAME_LENGTH):
-                scores = model(observe(state))
-                actions = tf.random.stateless_categorical(scores, 1, seed=seeds[t], dtype="int32")[:, 0]
-                log_probability += ops.sum(ops.log_softmax(scores) * ops.one_hot(actions, len(ACTIONS)), axis=-1)
-                state, reward, _ = step(state, actions)
+            zeros = ops.zeros(len(fruit_columns))
+            start = (0, tuple(reset(fruit_columns, basket_centres)), ops.ones_like(basket_centres), zeros, zeros)
+            *_, log_probability, reward = ops.while_loop(lambda t, *_: t < steps, one_step, start,
+                                                         maximum_iterations=steps)
             # R · grad log p, with the mean return as baseline. Keras minimises, hence the minus.
             loss = -ops.mean((reward - ops.mean(reward)) * log_probability)
-        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
-        return reward
+        return tape.gradient(loss, model.trainable_variables), reward
 
-    return update
+    return gradient
 
 
-def train_reinforce(config, progress=None, stop=None):
-    """REINFORCE on Catch until solved, `config.compare_games` games, or `stop`; history as in `train`."""
+class Reinforce:
+    """REINFORCE's network, Adam and compiled update for one game; `start(seed)` readies them for a run."""
+
+    def __init__(self, config):
+        self.hidden_units = config.hidden_units
+        self.model = build_policy(config.hidden_units)
+        self.optimizer = keras.optimizers.Adam(config.reinforce_learning_rate)
+        self.optimizer.build(self.model.trainable_variables)
+        self.fresh = [variable.numpy() for variable in self.optimizer.variables]  # Adam before any step
+        gradient = reinforce_gradient(self.model, config, config.reinforce_games_per_start)
+
+        @tf.function(jit_compile=True)
+        def update(seeds):
+            gradients, reward = gradient(seeds)
+            self.optimizer.apply(gradients, self.model.trainable_variables)
+            return reward
+
+        self.update = update
+        self.measure = make_lookup_player(self.model, game_of(config))  # the greedy policy's exact catch rate
+
+    def start(self, seed):
+        """The same initial weights as the ES of this seed, and a fresh Adam; nothing is compiled again."""
+        keras.utils.set_random_seed(seed)
+        set_flat_weights(self.model, flatten_weights(build_policy(self.hidden_units)))
+        for variable, value in zip(self.optimizer.variables, self.fresh):
+            variable.assign(value)
+
+
+def train_reinforce(config, progress=None, stop=None, learner=None):
+    """REINFORCE until solved, `config.compare_games` games, or `stop`; history as in `train`.
+
+    `learner`, a `Reinforce` built for the same settings, saves compiling it again.
+    """
     progress = progress or Progress(config, label="update")
-    keras.utils.set_random_seed(config.seed)  # the same initial weights as the ES
-    model = build_policy(config.hidden_units)
-    update = make_reinforce_update(model, keras.optimizers.Adam(config.reinforce_learning_rate),
-                                   config.reinforce_games_per_start)
-    measure = make_lookup_player(model)  # the greedy policy's exact catch rate, compiled
+    learner = learner or Reinforce(config)
+    learner.start(config.seed)
+    steps = GAME_LENGTH * config.fall_every
     history, games, start, status = [], 0, time.perf_counter(), "limit"
     for number in range(sys.maxsize):
-        catches = count_catches(measure(flatten_weights(model)[None])[0])
-        step_seeds = np.array([[config.seed, number * GAME_LENGTH + t] for t in range(GAME_LENGTH)], "int32")
-        rewards = update(step_seeds).numpy()
+        catches = count_catches(learner.measure(flatten_weights(learner.model)[None])[0])
+        step_seeds = np.array([[config.seed, number * steps + t] for t in range(steps)], "int32")
+        rewards = learner.update(step_seeds).numpy()
         games += rewards.size + START_STATES  # the sampled games, and the 80 greedy ones that measured the catch rate
         history.append(history_row(number, rewards, catches / START_STATES, games, start))
         status = "solved" if catches == START_STATES else "interrupted" if stop and stop.requested else status
@@ -1241,7 +1456,7 @@ def train_reinforce(config, progress=None, stop=None):
         progress(history, done)
         if done:
             break
-    return TrainingResult(model, history, status)
+    return TrainingResult(learner.model, history, status)
 
 
 # %% [markdown]
@@ -1254,21 +1469,40 @@ and plots their exact catch rates on shared axes.
 
 # %%
 class Deadline:
-    """A stop request that comes by itself, `seconds` from now."""
+    """A stop request that comes by itself: `seconds` from now, or once `games` games are played.
 
-    def __init__(self, seconds):
-        self.end = time.perf_counter() + seconds
+    It is also the learner's progress function (passing each row on to `show`): that is how it
+    hears how many games have been played.
+    """
+
+    def __init__(self, seconds, games=None, show=None):
+        self.end, self.games, self.played, self.show = time.perf_counter() + seconds, games, 0, show
+
+    def __call__(self, history, done):
+        self.played = history[-1]["games"]
+        if self.show:
+            self.show(history, done)
 
     @property
     def requested(self):
-        return time.perf_counter() > self.end
+        return time.perf_counter() > self.end or (self.games is not None and self.played >= self.games)
+
+
+def race(config, play_generation=None, learner=None, show=True):
+    """Both learners on the run's game from the same initial weights, each within the budget of games and seconds.
+
+    `play_generation` and `learner`, built once for the game, spare compiling them again for every seed.
+    """
+    games_per_generation = (config.population_size + 1) * START_STATES  # the most generations the games allow
+    es_config = dataclasses.replace(config, generations=-(-config.compare_games // games_per_generation))
+    quiet = None if show else (lambda history, done: None)
+    budget = Deadline(config.compare_seconds, config.compare_games, quiet or Progress(es_config))
+    return {"ES": run_training(es_config, budget, stop=budget, play_generation=play_generation),
+            "REINFORCE": train_reinforce(config, quiet, Deadline(config.compare_seconds), learner)}
 
 
 def compare(config, folder):
-    games_per_generation = (config.population_size + 1) * START_STATES
-    es_config = dataclasses.replace(config, generations=-(-config.compare_games // games_per_generation))
-    results = {"ES": run_training(es_config, stop=Deadline(config.compare_seconds)),
-               "REINFORCE": train_reinforce(config, stop=Deadline(config.compare_seconds))}
+    results = race(config)
     rows = []
     for name, result in results.items():
         last = result.history[-1]
@@ -1287,7 +1521,8 @@ def compare(config, folder):
               f"{row['final_catches']:>10}/{START_STATES}")
     curves = {f"{name}, exact catch rate": (result.history, "catch_rate") for name, result in results.items()}
     plot_curves(curves, [("games", "games played (log scale)", "log"), ("seconds", "wall time (s)", "linear")],
-                folder / "es_vs_reinforce.png", f"ES and REINFORCE from the same initial weights (seed {config.seed})",
+                folder / "es_vs_reinforce.png", f"ES and REINFORCE from the same initial weights (seed {config.seed}"
+                f"{', ' * bool(variant_name(config)) + variant_name(config)})",
                 "exact catch rate of the greedy policy (0 to 1)", (-0.02, 1.02))
     return rows
 
@@ -1392,10 +1627,11 @@ class ClusterConfig(RunConfig):
 class ShardPlayer:
     """A worker's part of each generation: a compiled player and the noise table, built once."""
 
-    def __init__(self, seed, sigma, hidden_units):
+    def __init__(self, seed, sigma, hidden_units, fall_every=1, action_repeat=1):  # plain values travel simply
         keras.utils.set_random_seed(seed)
         model = build_policy(hidden_units)
-        self.play_population = make_lookup_player(model)
+        game = functools.partial(play_variant, fall_every=fall_every, action_repeat=action_repeat)
+        self.play_population = make_lookup_player(model, game)
         self.table = noise_table(seed, len(flatten_weights(model)))
         self.seed, self.sigma = seed, sigma
 
@@ -1463,7 +1699,8 @@ class RayPlayers:
 
         self.ray = connect_ray(config.workers, config.ray_address, catch_es)
         actor = self.ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(catch_es.ShardPlayer)
-        self.actors = [actor.remote(config.seed, config.sigma, config.hidden_units) for _ in range(config.workers)]
+        settings = config.seed, config.sigma, config.hidden_units, config.fall_every, config.action_repeat
+        self.actors = [actor.remote(*settings) for _ in range(config.workers)]
         self.sent = self.received = 0  # serialized bytes, all generations together
 
     def __call__(self, strategy):
@@ -1605,6 +1842,18 @@ def load_policy(path):
     return model
 
 
+def game_played(path, given):
+    """--play's game: the knobs given, else those of the config.json saved beside the network, else Part I's."""
+    saved, beside = {}, Path(path).parent / "config.json"
+    if beside.is_file():
+        try:
+            saved = json.loads(beside.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise ValueError(f"--play {path}: cannot read the config.json beside it ({type(error).__name__})")
+    return {name: given.get(name, saved.get(name, 1) if isinstance(saved, dict) else 1)
+            for name in ("fall_every", "action_repeat")}
+
+
 # %%
 def available_memory():
     """Bytes of memory a new run can have: MemAvailable on Linux, free pages elsewhere."""
@@ -1624,7 +1873,8 @@ def check_memory(config, comparing=False, available=None):
     needed = 0.8e9 + 4 * max(NOISE_TABLE_SIZE, 10 * weights) + 6 * 4 * (population + 1) * weights
     if comparing:  # REINFORCE's tape: boards, hidden layer and scores of every step of every game, and gradients
         games = START_STATES * config.reinforce_games_per_start
-        needed = max(needed, 0.8e9 + 2 * 4 * games * GAME_LENGTH * (GRID_SIZE**2 + config.hidden_units + 3))
+        steps = GAME_LENGTH * config.fall_every
+        needed = max(needed, 0.8e9 + 2 * 4 * games * steps * (GRID_SIZE**2 + config.hidden_units + 3))
     available = available_memory() if available is None else available
     if needed > available:
         raise ValueError(f"--population-size {config.population_size} (up to {population:,} with restarts, "
@@ -1640,6 +1890,7 @@ def main(argv=None):
         config, state, history = Settings(**given), None, []  # Settings checks every value given
         if policy_path:
             model = load_policy(policy_path)
+            config = dataclasses.replace(config, **game_played(policy_path, given))
         elif resume:
             saved, state, history = load_checkpoint(resume, Settings)
             folder = Path(resume)
@@ -1657,11 +1908,14 @@ def main(argv=None):
     except ValueError as error:
         usage_error(str(error))
     if policy_path:
-        catches = count_catches(play(greedy(model), *start_states()))
-        print(f"{policy_path} catches {catches}/{START_STATES} fruits: exact catch rate {catches / START_STATES:.1%}")
+        catches = count_catches(game_of(config)(greedy(model), *start_states()))
+        print(f"{policy_path} catches {catches}/{START_STATES} fruits: exact catch rate {catches / START_STATES:.1%}"
+              + (f", on the game {variant_name(config)}" if variant_name(config) else ""))
         if config.render:
-            animate_games(*replay(model, *some_start_states(config.seed, 3)))
+            animate_games(*replay_run(model, config, 3))
         return None
+    if variant_name(config):  # say up front whether every fruit can be caught
+        print(describe_winnable(config.fall_every, config.action_repeat))
     save_config(config, folder)
     if comparing:
         rows = compare(config, folder)
@@ -1685,7 +1939,7 @@ def main(argv=None):
             print(f"per generation, {players.sent // max(played, 1):,} bytes went to the workers and "
                   f"{players.received // max(played, 1):,} came back")
         if result.status == "interrupted":
-            save_run(result, folder, config.seed, pictures=False)
+            save_run(result, folder, config, pictures=False)
             print(f"\ninterrupted before generation {len(result.history)}: saved a checkpoint, the network so "
                   f"far and its history to {folder}/\nresume with: python catch_es.py --resume {folder}")
             sys.exit(128 + stop.requested)
@@ -1700,11 +1954,11 @@ def main(argv=None):
         else:
             print(f"not solved: {round(last['catch_rate'] * START_STATES)}/{START_STATES} fruits caught "
                   f"after {config.generations} generations")
-        save_run(result, folder, config.seed)
+        save_run(result, folder, config)
     print(f"saved the trained network, its settings, history, learning curve and catch.gif to {folder}/")
     print(f"replay it with: python catch_es.py --play {folder / 'policy.keras'}")
     if config.render:
-        animate_games(*replay(result.model, *some_start_states(config.seed, 3)))
+        animate_games(*replay_run(result.model, config, 3))
     return result
 
 
