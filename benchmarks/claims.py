@@ -58,10 +58,10 @@ def parse_games(text):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 seeds, 15 s, a smaller noise sample")
+    parser.add_argument("--quick", action="store_true", help="3 seeds, 10 s, a smaller noise sample")
     parser.add_argument("--seeds", type=int, help="seeds 0 .. N-1 per game (default 10; --quick 3)")
     parser.add_argument("--games", type=int, default=3_000_000, help="games each learner may play per seed")
-    parser.add_argument("--seconds", type=float, help="seconds each learner may take per seed (default 30; --quick 15)")
+    parser.add_argument("--seconds", type=float, help="seconds each learner may take per seed (default 30; --quick 10)")
     parser.add_argument("--snr-games", type=int, default=4_000, help="games behind each gradient estimate")
     parser.add_argument("--snr-repeats", type=int, help="REINFORCE's estimates per initial network (default 40; "
                         "--quick 16)")
@@ -71,10 +71,12 @@ def parse_args(argv=None):
     parser.add_argument("--settings", type=parse_games, default=HORIZONS + REPEATS, metavar="MxK,...",
                         help="the games to measure (default: 1x1,2x1,4x1,8x1,1x2,1x3,1x9)")
     parser.add_argument("--out", default="benchmarks/claims", help="folder for the CSV files and plots")
+    parser.add_argument("--plot-only", action="store_true", help="draw the plots again from --out's CSV files "
+                        "(give the run's --games and --snr-games)")
     args = parser.parse_args(argv)
     quick = args.quick
     args.seeds = args.seeds or (3 if quick else 10)
-    args.seconds = args.seconds or (15.0 if quick else 30.0)
+    args.seconds = args.seconds or (10.0 if quick else 30.0)
     args.snr_repeats = args.snr_repeats or (16 if quick else 40)
     args.es_snr_repeats = args.es_snr_repeats or (200 if quick else 800)
     args.snr_networks = args.snr_networks or (2 if quick else 4)
@@ -178,15 +180,24 @@ def print_table(game, verdict, runs, snr, args):
     print(f"\n{verdict}\n  T = {ce.GAME_LENGTH * M} steps, {-(-ce.GAME_LENGTH * M // K)} decisions per game; "
           f"compiled in {game.compile_seconds:.1f} s (not counted below)")
     print(f"  {'learner':<10} {'solved':>7} {'median games to 80/80':>22} {'median s to 80/80':>18} "
-          f"{'gradients':>10} {'median final':>13} {'SNR of a gradient':>18}")
+          f"{'gradients':>10} {'median final':>13} {'SNR of a gradient':>18} {'its trace Cov':>14}")
     for learner in LEARNERS:
         mine = [run for run in runs if run["learner"] == learner]
         ratios = [row["snr"] for row in snr if row["learner"] == learner]
+        noises = [row["noise"] for row in snr if row["learner"] == learner]
         print(f"  {learner:<10} {sum(run['solved'] for run in mine):>4}/{len(mine):<2} "
               f"{summary([run['games'] for run in mine]):>22} {summary([run['seconds'] for run in mine]):>18} "
               f"{statistics.median(run['gradients'] for run in mine):>10,.0f} "
               f"{statistics.median(run['final_catches'] for run in mine):>10.0f}/80 "
-              f"{statistics.median(ratios):>18.2e}")
+              f"{statistics.median(ratios):>18.2e} {statistics.median(noises):>14.3g}")
+
+
+def log_axes(axes, label, ticks):
+    """Log-log axes whose x ticks are the values measured."""
+    axes.set(xscale="log", yscale="log", xlabel=label)
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.set_xticks(ticks or [1], [str(tick) for tick in ticks or [1]])
+    axes.grid(alpha=0.3)
 
 
 def plot(runs, snr, verdicts, args, out):
@@ -202,32 +213,36 @@ def plot(runs, snr, verdicts, args, out):
             xs = sorted({run[x] for run in mine})
             if not xs:
                 continue
-            offset = 0.97 if learner == "ES" else 1.03  # keep the two learners' dots apart
+            offset = 0.94 if learner == "ES" else 1.06  # keep the two learners' dots apart
             axes.scatter([run[x] * offset for run in mine if run["solved"]],
                          [run["games"] for run in mine if run["solved"]], s=12, alpha=0.4, color=colours[learner])
             lost = [run[x] * offset for run in mine if not run["solved"]]
             axes.scatter(lost, [ceiling] * len(lost), marker="x", color=colours[learner])
+            for value in xs:  # how many seeds each cross stands for
+                count = sum(not run["solved"] for run in mine if run[x] == value)
+                if count:
+                    axes.annotate(f"{count}/{sum(run[x] == value for run in mine)}", (value * offset, ceiling),
+                                  xytext=(-10 if learner == "ES" else 10, -12), textcoords="offset points",
+                                  ha="center", fontsize="x-small", color=colours[learner])
             medians = [(value, statistics.median(run["games"] for run in mine if run[x] == value)) for value in xs]
             medians = [(value, median) for value, median in medians if median < math.inf]  # unsolved: no median
             axes.plot(*zip(*medians) if medians else ([], []), "-o", color=colours[learner],
                       label=f"{learner}: median over seeds (dots: each seed)")
         axes.axhline(args.games, color="grey", linestyle=":", label=f"budget: {args.games:,} games")
-        axes.text(0.02, ceiling, "x: not solved within the budget", transform=axes.get_yaxis_transform(),
+        axes.text(0.02, ceiling, "x: seeds not solved within the budget", transform=axes.get_yaxis_transform(),
                   va="bottom", fontsize="small")
-        axes.set(xscale="log", yscale="log", xlabel=label)
-        axes.xaxis.set_minor_locator(NullLocator())
-        axes.set_xticks(sorted({run[x] for run in runs if keep(run)}) or [1])
-        axes.set_xticklabels([str(v) for v in sorted({run[x] for run in runs if keep(run)})] or ["1"])
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize="small", loc="center right")
-    figure.axes[0].set_ylabel("games played until 80/80 (log scale; x: not solved)")
+        log_axes(axes, label, sorted({run[x] for run in runs if keep(run)}))
+        axes.legend(fontsize="small", loc="lower right", bbox_to_anchor=(1, 0.2))
+    figure.axes[0].set_ylabel("games played until 80/80 (log scale)")
     unwinnable = [name for name, verdict in verdicts.items() if "no policy" in verdict]
     figure.suptitle("Games each learner needed to catch every fruit, per game variant" +
                     (f"\n(no policy can catch every fruit in {', '.join(unwinnable)})" if unwinnable else ""))
     figure.savefig(out / "claims_games.png", dpi=100)
 
-    figure = Figure(figsize=(11, 4.5), layout="constrained")
-    for axes, (x, label, keep) in zip(figure.subplots(1, 2, sharey=True), sides):
+    figure = Figure(figsize=(15, 4.8), layout="constrained")
+    panels = figure.subplots(1, 3)
+    panels[1].sharey(panels[0])
+    for axes, (x, label, keep) in zip(panels, sides):
         for learner in LEARNERS:
             mine = [row for row in snr if row["learner"] == learner and keep(row)]
             xs = sorted({row[x] for row in mine})
@@ -238,13 +253,25 @@ def plot(runs, snr, verdicts, args, out):
             axes.plot(xs, [max(statistics.median(row["snr"] for row in mine if row[x] == value), 1e-6)
                            for value in xs], "-o", color=colours[learner],
                       label=f"{learner}: median over initial networks (dots: each)")
-        axes.set(xscale="log", yscale="log", xlabel=label)
-        axes.xaxis.set_minor_locator(NullLocator())
-        axes.set_xticks(sorted({row[x] for row in snr if keep(row)}) or [1])
-        axes.set_xticklabels([str(v) for v in sorted({row[x] for row in snr if keep(row)})] or ["1"])
-        axes.grid(alpha=0.3)
+        log_axes(axes, label, sorted({row[x] for row in snr if keep(row)}))
         axes.legend(fontsize="small")
-    figure.axes[0].set_ylabel("signal-to-noise ratio of one gradient estimate\n|E g|² / trace Cov g (log scale)")
+    panels[0].set_ylabel("signal-to-noise ratio of one gradient estimate\n|E g|² / trace Cov g (log scale; "
+                         "≤ 0, lost in the noise: at 1e-6)")
+    # The paper's argument itself: how the noise, trace Cov g, grows with T (relative to the shortest game).
+    axes, (x, label, keep) = panels[2], sides[0]
+    for learner in LEARNERS:
+        mine = [row for row in snr if row["learner"] == learner and keep(row)]
+        xs = sorted({row[x] for row in mine})
+        if len(xs) > 1:
+            noise = [statistics.median(row["noise"] for row in mine if row[x] == value) for value in xs]
+            axes.plot(xs, [n / noise[0] for n in noise], "-o", color=colours[learner], label=learner)
+    if xs:
+        axes.plot(xs, [value / xs[0] for value in xs], ":", color="grey", label="proportional to T")
+    log_axes(axes, label, sorted({row[x] for row in snr if keep(row)}))
+    axes.yaxis.set_minor_locator(NullLocator())
+    axes.set_yticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
+    axes.set_ylabel(f"trace Cov g, relative to T = {xs[0] if xs else 9} (log scale)")
+    axes.legend(fontsize="small")
     figure.suptitle(f"How noisy each learner's gradient is at the initial weights, from {args.snr_games:,} games "
                     "per estimate")
     figure.savefig(out / "claims_snr.png", dpi=100)
@@ -257,9 +284,30 @@ def write_csv(rows, path):
         writer.writerows(rows)
 
 
+def read_csv(path):
+    """claims.csv or snr.csv as written, with numbers as numbers and booleans as booleans."""
+    def value(text):
+        if text in ("True", "False"):
+            return text == "True"
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text  # the learner's name
+
+    with open(path) as file:
+        return [{name: value(text) for name, text in row.items()} for row in csv.DictReader(file)]
+
+
 def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
+    if args.plot_only:
+        runs, snr = read_csv(out / "claims.csv"), read_csv(out / "snr.csv")
+        games = sorted({(run["fall_every"], run["action_repeat"]) for run in runs})
+        verdicts = {f"M={m}, K={k}": ce.describe_winnable(m, k) for m, k in games}
+        return plot(runs, snr, verdicts, args, out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"{args.seeds} seeds per game; each learner may play {args.games:,} games and take {args.seconds:g} s per "
           f"seed; gradient noise from {args.es_snr_repeats} (ES) and {args.snr_repeats} (REINFORCE) estimates of "
