@@ -1340,7 +1340,8 @@ def save_run(result, folder, config, pictures=True):
     if pictures:
         write_atomically(folder / "learning_curve.png", lambda path: plot_learning_curve(result.history, path))
         frames, rewards = replay_run(result.model, config, 6)
-        delay = max(20, 150 // config.fall_every)  # a longer game plays faster; browsers slow frames under 20 ms
+        # A longer game plays faster; a GIF counts in hundredths of a second, browsers slow frames under 20 ms.
+        delay = max(20, 10 * (15 // config.fall_every))
         write_atomically(folder / "catch.gif", lambda path: save_gif(frames, rewards, path, delay))
 
 
