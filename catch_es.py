@@ -824,11 +824,12 @@ if t + 1 is a multiple of M, the fruit falls one row. After the last step the fr
 bottom row and scores as in Part I. With both knobs at 1 this is Part I's game, step for step.
 
 Part I's `play` unrolls its nine steps into the compiled program. Unrolled 72 steps are
-another matter: XLA took 12 seconds to compile them and 2.9 seconds to play one generation
-(measured, M = 8, against 8 ms at M = 1). `play_variant` is a loop that the compiler keeps
-as a loop (`ops.while_loop`): 41 ms a generation at M = 8, and at M = 1 as fast as the
-unrolled game. The runs of Parts III to V play it; with both knobs at 1 they choose exactly
-the actions they chose before, so a seed learns as it did.
+another matter: XLA took 11.4 seconds to compile them and 2.4 seconds to play one generation
+of 8,080 games, against 9.1 ms for 9 steps (`python benchmarks/benchmark.py --loops`; already
+at 18 steps, 99 ms). `play_variant` is a loop that the compiler keeps as a loop
+(`ops.while_loop`): 6.1 ms at M = 1, 10.9 ms at M = 2, 35 ms at M = 8, each compiled in about
+a second. The runs of Parts III to V play it; with both knobs at 1 they choose exactly the
+actions they chose before, so a seed learns as it did, bit for bit.
 """
 
 # %%
@@ -1779,21 +1780,21 @@ CPUs; one generation is theta and P candidates, 80 games each (medians of 10):
 
 | population | in this process | on 1 Ray worker | on 2 Ray workers | bytes out / back per generation (2 workers) |
 |---|---|---|---|---|
-| 100 | 20.2 ms | 28.5 ms | 24.1 ms | 41,706 / 1,110 |
-| 1,000 | 206.8 ms | 208.8 ms | 185.8 ms | 41,707 / 8,312 |
+| 100 | 8.5 ms | 15.5 ms | 13.4 ms | 41,706 / 1,110 |
+| 1,000 | 88.9 ms | 95.9 ms | 68.8 ms | 41,707 / 8,312 |
 
 * **What travels.** `theta` (10,403 floats, 41,612 bytes) and about 50 bytes per worker
   go out, whatever the population; 8 bytes per candidate (its mean reward) come back,
   plus about 150 bytes of framing per worker. Sending the
   candidates instead would be 4.2 MB a generation at population 100 and 42 MB at 1,000.
 * **The overhead.** One worker does the same work as the process itself, plus Ray's
-  calls: about 8 ms more a generation at population 100, lost in the noise at 1,000.
-  Before the first generation, starting Ray costs about 4.5 s and the workers about 10 s
-  (each imports TensorFlow and compiles), so the default run, 90-odd generations of
-  20 to 30 ms, takes 26.6 s on 2 workers against 11.8 s in one process
-  (`python catch_es.py --workers 2`).
+  calls: about 7 ms more a generation. Before the first generation, Ray and its workers
+  start (each worker imports TensorFlow and compiles), so seed 0's default run, 126
+  generations, takes 17.8 s from launch on 2 workers against 7.3 s in one process, with
+  identical weights (`time python catch_es.py --no-render --workers 2`, and without
+  `--workers`).
 * **Where it pays.** On this machine two workers only share the same two cores, yet at
-  population 1,000 they already beat one process (186 ms against 207 ms), because two
+  population 1,000 they already beat one process (69 ms against 89 ms), because two
   processes also overlap the Python work between compiled calls. With workers on other
   machines, a generation costs its compute divided by the workers, plus tens of
   milliseconds: it pays once a generation takes much longer than that, with big
@@ -2026,7 +2027,7 @@ def main(argv=None):
 
 ## Conclusion
 
-On a 2-core CPU, the compiled player runs about 950,000 games a second, and every one of the
+On a 2-core CPU, the compiled player runs about a million games a second, and every one of the
 seeds 0 to 99 catches all 80 fruits: in a median of 144 generations, 7.2 seconds from launch,
 and 36 seconds for the slowest, seed 10, which restarted four times (measured with `python
 benchmarks/benchmark.py --solve-only --seeds 0-99`). Before restarts, 17 of those seeds never

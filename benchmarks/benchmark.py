@@ -4,6 +4,7 @@
     python benchmarks/benchmark.py --quick      # fewer repeats and seeds, for a smoke test
     python benchmarks/benchmark.py --no-ray     # without the distributed mode (needs `pip install ray`)
     python benchmarks/benchmark.py --pieces     # only Part I's pieces against Part II's, per generation
+    python benchmarks/benchmark.py --loops      # only longer games: unrolled steps against play_variant's loop
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
     python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
 
@@ -38,6 +39,35 @@ def median_ms(work, repeats):
     return 1000 * statistics.median(seconds)
 
 
+def loops(repeats):
+    """Longer games (--fall-every M), one generation at population 100: steps unrolled as in Part I, or a loop."""
+    keras.utils.set_random_seed(0)
+    model = ce.build_policy()
+    theta = ce.flatten_weights(model)
+    population = np.vstack([theta, ce.FastStrategy(theta, 100, 0.1, 0.05, 0.3, 0).ask()])
+
+    def unrolled(fall_every):
+        def game(policy, fruit_columns, basket_centres, look=ce.observe):  # Part I's play, 9·M steps in Python
+            state = ce.reset(fruit_columns, basket_centres)
+            for t in range(ce.GAME_LENGTH * fall_every):
+                state, reward = ce.step_variant(state, policy(look(state)), t, fall_every)
+            return reward
+
+        return game
+
+    print(f"one generation of 8,080 games, first call (compiling) and then the median of {repeats}")
+    for fall_every in (1, 2, 8):
+        looped = ce.game_of(ce.RunConfig(fall_every=fall_every))
+        for name, game in (("unrolled", unrolled(fall_every)), ("loop", looped)):
+            player = ce.make_lookup_player(model, game)
+            start = time.perf_counter()
+            player(population)
+            first = time.perf_counter() - start
+            runs = repeats if name == "loop" or fall_every < 8 else 2  # unrolled 72 steps take seconds a call
+            print(f"  --fall-every {fall_every} ({ce.GAME_LENGTH * fall_every:2d} steps), {name:<8}: compiling "
+                  f"{first:5.1f} s, then {median_ms(lambda: player(population), runs):8.1f} ms", flush=True)
+
+
 def pieces(repeats):
     """Milliseconds per generation of the default run (population 100): Part I's pieces against Part II's."""
     keras.utils.set_random_seed(0)
@@ -67,7 +97,7 @@ def games_per_second(population_size, repeats):
     """Median games per second of one compiled call playing P candidates x 80 games."""
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
-    play_population = ce.make_lookup_player(model)
+    play_population = ce.make_lookup_player(model, ce.game_of(ce.RunConfig()))  # the player the script's runs use
     strategy = ce.FastStrategy(ce.flatten_weights(model), population_size, seed=0)
     play_population(strategy.ask())  # compile
     seconds = []
@@ -86,7 +116,7 @@ def generation_seconds(population_size, workers, repeats):
     config = ce.Settings(population_size=population_size, workers=workers)
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
-    players = ce.RayPlayers(config) if workers else ce.play_here(ce.make_lookup_player(model))
+    players = ce.RayPlayers(config) if workers else ce.play_here(ce.make_lookup_player(model, ce.game_of(config)))
     strategy = ce.FastStrategy(ce.flatten_weights(model), population_size, seed=0)
     players(strategy)  # start the workers and compile
     seconds = []
@@ -156,6 +186,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds")
     parser.add_argument("--no-ray", action="store_true", help="skip the distributed mode (Ray not installed)")
     parser.add_argument("--pieces", action="store_true", help="only Part I's pieces against Part II's")
+    parser.add_argument("--loops", action="store_true", help="only longer games: unrolled steps against a loop")
     parser.add_argument("--solve-only", action="store_true", help="only the seconds and generations to solve")
     parser.add_argument("--seeds", help="the seeds to solve, FIRST-LAST (default 0-9, with --quick 0-1)")
     parser.add_argument("--script", default=str(ROOT / "catch_es.py"), help="the catch_es.py to run")
@@ -168,6 +199,8 @@ def main():
         seeds = range(first, last + 1)
     if args.pieces:
         return pieces(3 if args.quick else 20)
+    if args.loops:
+        return loops(3 if args.quick else 10)
     if args.solve_only:
         return solve(seeds, args.script, args.against)
 

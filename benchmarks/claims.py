@@ -1,6 +1,6 @@
 """The notes' last two claims, measured on Catch: long games and action repeat.
 
-    python benchmarks/claims.py            # 10 seeds per setting, the full run (about 20 minutes on 2 cores)
+    python benchmarks/claims.py            # 10 seeds per game, the full run (22 minutes on 2 cores)
     python benchmarks/claims.py --quick    # 3 seeds and a smaller noise sample, the same tables (under 5 minutes)
 
 Claims (Salimans et al. 2017, and the ES-vs-RL notes): an evolution strategy assigns
@@ -177,7 +177,8 @@ def measure(game, args, out):
 
 def print_table(game, verdict, runs, snr, args):
     M, K = game.config.fall_every, game.config.action_repeat
-    print(f"\n{verdict}\n  T = {ce.GAME_LENGTH * M} steps, {-(-ce.GAME_LENGTH * M // K)} decisions per game; "
+    decisions = -(-ce.GAME_LENGTH * M // K)
+    print(f"\n{verdict}\n  T = {ce.GAME_LENGTH * M} steps, {decisions} decision{'s' * (decisions > 1)} per game; "
           f"compiled in {game.compile_seconds:.1f} s (not counted below)")
     print(f"  {'learner':<10} {'solved':>7} {'median games to 80/80':>22} {'median s to 80/80':>18} "
           f"{'gradients':>10} {'median final':>13} {'SNR of a gradient':>18} {'its trace Cov':>14}")

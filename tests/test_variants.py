@@ -98,6 +98,16 @@ def test_with_both_knobs_at_one_the_game_is_part_ones_step_for_step():
         np.testing.assert_array_equal(rewards, part_one_rewards)
 
 
+def test_with_both_knobs_at_one_a_run_learns_exactly_as_with_part_ones_game():
+    config, quiet = ce.RunConfig(generations=40), lambda history, done: None
+    keras.utils.set_random_seed(0)
+    unrolled = ce.play_here(ce.make_lookup_player(ce.build_policy()))  # Part I's play, its nine steps unrolled
+    looped = ce.run_training(config, quiet)  # play_variant's loop
+    part_one = ce.run_training(config, quiet, play_generation=unrolled)
+    np.testing.assert_array_equal(ce.flatten_weights(looped.model), ce.flatten_weights(part_one.model))
+    assert [row["mean_reward"] for row in looped.history] == [row["mean_reward"] for row in part_one.history]
+
+
 def test_both_players_play_the_variant_they_are_given():
     model = random_model(4)
     theta = ce.flatten_weights(model)
