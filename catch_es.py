@@ -924,7 +924,7 @@ def winnable(fall_every=1, action_repeat=1, node_limit=1_000_000):
     steps, tried = GAME_LENGTH * fall_every, 0
 
     def play_on(column, centres, table, t, row, centre, action):
-        """Play games[0] on from step t, then the others; extend `table`; True if every fruit is caught."""
+        """Play the game that starts at centres[0] on from step t, then the others, extending `table`: all caught?"""
         nonlocal tried
         while t < steps and t % action_repeat:  # no decision: the basket repeats its action
             centre, row, t = min(max(centre + action - 1, 1), GRID_SIZE - 2), row + ((t + 1) % fall_every == 0), t + 1
