@@ -265,3 +265,12 @@ def test_claims_refuses_a_game_it_cannot_play(tmp_path):
                                 "--settings", "0x1", "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert completed.returncode == 2 and "expected MxK pairs" in completed.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_play_refuses_a_damaged_config_beside_the_network(tmp_path, capsys):
+    random_model(0).save(tmp_path / "policy.keras")
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(SystemExit) as exit:
+        ce.main(["--play", str(tmp_path / "policy.keras")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit.value.code == 2 and len(lines) == 1 and "cannot read the config.json beside it" in lines[0]
