@@ -898,13 +898,18 @@ in different columns never coincide, so each column is searched on its own.
 
 
 # %%
+def basket_moved(centre, action):
+    """`step`'s move of one basket, on plain integers: its centre after `action`, kept on the grid."""
+    return min(max(centre + action - 1, 1), GRID_SIZE - 2)
+
+
 def open_loop_catchable(fruit_column, basket_centre, fall_every=1, action_repeat=1):
     """Does any sequence of actions (each held for action_repeat steps) catch this game's fruit?"""
     positions = {(basket_centre, STAY)}  # the basket's centre and the action it repeats
     for t in range(GAME_LENGTH * fall_every):
         if t % action_repeat == 0:
             positions = {(centre, action) for centre, _ in positions for action in ACTIONS}
-        positions = {(min(max(centre + action - 1, 1), GRID_SIZE - 2), action) for centre, action in positions}
+        positions = {(basket_moved(centre, action), action) for centre, action in positions}
     return any(abs(fruit_column - centre) <= 1 for centre, _ in positions)
 
 
@@ -927,7 +932,7 @@ def winnable(fall_every=1, action_repeat=1, node_limit=1_000_000):
         """Play the game that starts at centres[0] on from step t, then the others, extending `table`: all caught?"""
         nonlocal tried
         while t < steps and t % action_repeat:  # no decision: the basket repeats its action
-            centre, row, t = min(max(centre + action - 1, 1), GRID_SIZE - 2), row + ((t + 1) % fall_every == 0), t + 1
+            centre, row, t = basket_moved(centre, action), row + ((t + 1) % fall_every == 0), t + 1
         if t == steps:
             return abs(column - centre) <= 1 and (len(centres) == 1 or play_on(column, centres[1:], table, 0, 0,
                                                                                centres[1], STAY))
@@ -939,8 +944,8 @@ def winnable(fall_every=1, action_repeat=1, node_limit=1_000_000):
                 raise TimeoutError
             new = (row, centre) not in table
             table[row, centre] = choice
-            moved = min(max(centre + choice - 1, 1), GRID_SIZE - 2)
-            if play_on(column, centres, table, t + 1, row + ((t + 1) % fall_every == 0), moved, choice):
+            falls = (t + 1) % fall_every == 0
+            if play_on(column, centres, table, t + 1, row + falls, basket_moved(centre, choice), choice):
                 return True
             if new:
                 del table[row, centre]
@@ -1680,8 +1685,8 @@ class ShardPlayer:
     def __init__(self, seed, sigma, hidden_units, fall_every=1, action_repeat=1):  # plain values travel simply
         keras.utils.set_random_seed(seed)
         model = build_policy(hidden_units)
-        game = functools.partial(play_variant, fall_every=fall_every, action_repeat=action_repeat)
-        self.play_population = make_lookup_player(model, game)
+        self.play_population = make_lookup_player(model, game_of(RunConfig(fall_every=fall_every,
+                                                                            action_repeat=action_repeat)))
         self.table = noise_table(seed, len(flatten_weights(model)))
         self.seed, self.sigma = seed, sigma
 

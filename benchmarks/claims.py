@@ -147,7 +147,7 @@ def signal_and_noise(estimates):
 
 # The experiment ----------------------------------------------------------------------------------------
 
-def measure(game, args, out):
+def measure(game, args):
     M, K = game.config.fall_every, game.config.action_repeat
     runs = []
     for seed in range(args.seeds):
@@ -321,7 +321,7 @@ def main(argv=None):
         verdicts[name] = ce.describe_winnable(M, K)
         print(f"\n{name}: {verdicts[name]}", flush=True)
         game = Game(config, args.snr_games)
-        game_runs, game_snr = measure(game, args, out)
+        game_runs, game_snr = measure(game, args)
         print_table(game, verdicts[name], game_runs, game_snr, args)
         runs += game_runs
         snr += game_snr
