@@ -2,9 +2,9 @@
 
     python benchmarks/benchmark.py              # everything (about 5 minutes on 2 cores)
     python benchmarks/benchmark.py --quick      # fewer repeats and seeds, for a smoke test
-    python benchmarks/benchmark.py --no-ray     # without the distributed mode (needs `pip install ray`)
-    python benchmarks/benchmark.py --pieces     # only Part I's pieces against Part II's, per generation
-    python benchmarks/benchmark.py --loops      # only longer games: unrolled steps against play_variant's loop
+    python benchmarks/benchmark.py --no-ray     # without the scaling-out study (needs `pip install ray`)
+    python benchmarks/benchmark.py --pieces     # only the pieces of a generation, each speed trick against the plain way
+    python benchmarks/benchmark.py --loops      # only longer games: unrolled steps against a compiled loop
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
     python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
 
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import catch_es as ce  # noqa: E402  (after the path is set)
+import es_vs_rl as rl  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -39,27 +40,28 @@ def median_ms(work, repeats):
     return 1000 * statistics.median(seconds)
 
 
+def unrolled(fall_every):
+    """A game whose 9·M steps are a Python loop, which the compiler unrolls, instead of a compiled loop."""
+    def game(policy, fruit_columns, basket_centres):
+        state = ce.reset(fruit_columns, basket_centres)
+        for t in range(ce.GAME_LENGTH * fall_every):
+            state, reward = rl.step_variant(state, policy(state), t, fall_every)
+        return reward
+
+    return game
+
+
 def loops(repeats):
-    """Longer games (--fall-every M), one generation at population 100: steps unrolled as in Part I, or a loop."""
+    """Longer games (--fall-every M), one generation at population 100: steps unrolled, or a compiled loop."""
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
     theta = ce.flatten_weights(model)
-    population = np.vstack([theta, ce.FastStrategy(theta, 100, 0.1, 0.05, 0.3, 0).ask()])
-
-    def unrolled(fall_every):
-        def game(policy, fruit_columns, basket_centres, look=ce.observe):  # Part I's play, 9·M steps in Python
-            state = ce.reset(fruit_columns, basket_centres)
-            for t in range(ce.GAME_LENGTH * fall_every):
-                state, reward = ce.step_variant(state, policy(look(state)), t, fall_every)
-            return reward
-
-        return game
-
+    population = np.vstack([theta, ce.EvolutionStrategy(theta, 100).ask()])
     print(f"one generation of 8,080 games, first call (compiling) and then the median of {repeats}")
     for fall_every in (1, 2, 8):
-        looped = ce.game_of(ce.RunConfig(fall_every=fall_every))
+        looped = rl.game_of(rl.StudyConfig(fall_every=fall_every))
         for name, game in (("unrolled", unrolled(fall_every)), ("loop", looped)):
-            player = ce.make_lookup_player(model, game)
+            player = ce.make_player(model, game)
             start = time.perf_counter()
             player(population)
             first = time.perf_counter() - start
@@ -69,36 +71,54 @@ def loops(repeats):
 
 
 def pieces(repeats):
-    """Milliseconds per generation of the default run (population 100): Part I's pieces against Part II's."""
+    """Milliseconds per generation of the default run (population 100): each speed trick against the plain way."""
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
     theta, config = ce.flatten_weights(model), ce.Config()
-    settings = (config.population_size, config.sigma, config.learning_rate, config.weight_decay, config.seed)
-    plain, fast = ce.EvolutionStrategy(theta, *settings), ce.FastStrategy(theta, *settings)
-    general, lookup = ce.make_population_player(model), ce.make_lookup_player(model)
-    population = np.vstack([theta, fast.ask()])
+    strategy = ce.EvolutionStrategy(theta, config.population_size, config.sigma, config.learning_rate,
+                                    config.weight_decay, config.seed)
+    inputs = keras.Input((100,))  # the same network as a functional model: the player runs it whole on the board
+    whole = keras.Model(inputs, model.layers[1](model.layers[0](inputs)))
+    lookup, general, unrolled_player = ce.make_player(model), ce.make_player(whole), ce.make_player(model, unrolled(1))
+    population = np.vstack([theta, strategy.ask()])
     rewards = np.random.default_rng(0).uniform(-1, 1, config.population_size)
-    gradient = plain.tell(rewards)
-    rows = [("play theta and 100 candidates, 8,080 games", lambda: general(population), lambda: lookup(population)),
-            ("draw the noise of 50 pairs", plain.noise, fast.noise),
-            ("ask: build 100 candidates", plain.ask, fast.ask),
-            ("one Adam step", lambda: plain.step(gradient), lambda: fast.step(gradient)),
-            ("tell: redraw the noise, R · n, Adam step", lambda: plain.tell(rewards), lambda: fast.tell(rewards)),
-            ("a whole generation: ask, play, tell",
-             lambda: plain.tell(general(np.vstack([plain.theta, plain.ask()]))[1:].mean(axis=1)),
-             lambda: fast.tell(lookup(np.vstack([fast.theta, fast.ask()]))[1:].mean(axis=1)))]
-    print(f"Part I's pieces against Part II's, milliseconds per generation, median of {repeats}")
-    for name, part_one, part_two in rows:
-        slow, quick = median_ms(part_one, repeats), median_ms(part_two, repeats)
-        print(f"  {name:<44} {slow:8.2f} ms {quick:8.2f} ms  {slow / quick:5.1f}x", flush=True)
+    gradient = strategy.tell(rewards)
+    eager = keras.optimizers.Adam(config.learning_rate, weight_decay=config.weight_decay)
+    variable = keras.Variable(theta)
+
+    def fresh_noise():
+        return np.random.default_rng([config.seed, 0]).standard_normal((50, len(theta)), dtype="float32")
+
+    def stacked():
+        noise = config.sigma * strategy.noise()
+        return np.stack([strategy.theta + noise, strategy.theta - noise], axis=1).reshape(100, -1)
+
+    rows = [("play theta and 100 candidates: the board @ kernel / four rows looked up", lambda: general(population),
+             lambda: lookup(population)),
+            ("... the nine steps unrolled / a compiled loop", lambda: unrolled_player(population),
+             lambda: lookup(population)),
+            ("draw the noise of 50 pairs: fresh / from the table", fresh_noise, strategy.noise),
+            ("ask: candidates stacked / built in place", stacked, strategy.ask),
+            ("one Adam step: eager / compiled", lambda: eager.apply([gradient], [variable]),
+             lambda: strategy.climb(gradient)),
+            ("tell: the noise again, R · n, the Adam step", lambda: strategy.tell(rewards), None),
+            ("a whole generation: ask, play, tell", lambda: strategy.tell(ce.play_here(lookup)(strategy)[1]), None)]
+    print(f"milliseconds per generation of the default run, median of {repeats}: the plain way / the trick")
+    for name, plain, trick in rows:
+        slow = median_ms(plain, repeats)
+        if trick is None:
+            print(f"  {name:<74} {slow:8.2f} ms", flush=True)
+            continue
+        quick = median_ms(trick, repeats)
+        print(f"  {name:<74} {slow:8.2f} ms {quick:8.2f} ms  {slow / quick:5.1f}x", flush=True)
 
 
 def games_per_second(population_size, repeats):
     """Median games per second of one compiled call playing P candidates x 80 games."""
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
-    play_population = ce.make_lookup_player(model, ce.game_of(ce.RunConfig()))  # the player the script's runs use
-    strategy = ce.FastStrategy(ce.flatten_weights(model), population_size, seed=0)
+    play_population = ce.make_player(model)  # the player the script's runs use
+    strategy = ce.EvolutionStrategy(ce.flatten_weights(model), population_size, seed=0)
     play_population(strategy.ask())  # compile
     seconds = []
     for _ in range(repeats):
@@ -113,11 +133,13 @@ def games_per_second(population_size, repeats):
 def generation_seconds(population_size, workers, repeats):
     """Median seconds to play one generation (theta and its candidates), in this process or on Ray workers,
     and the bytes that travelled per generation."""
-    config = ce.Settings(population_size=population_size, workers=workers)
+    import scale_out
+
+    config = ce.Config(population_size=population_size)
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
-    players = ce.RayPlayers(config) if workers else ce.play_here(ce.make_lookup_player(model, ce.game_of(config)))
-    strategy = ce.FastStrategy(ce.flatten_weights(model), population_size, seed=0)
+    players = scale_out.RayPlayers(config, workers) if workers else ce.play_here(ce.make_player(model))
+    strategy = ce.EvolutionStrategy(ce.flatten_weights(model), population_size, seed=0)
     players(strategy)  # start the workers and compile
     seconds = []
     sent, received = getattr(players, "sent", 0), getattr(players, "received", 0)
@@ -135,8 +157,9 @@ def generation_seconds(population_size, workers, repeats):
 def distributed(repeats):
     """Generation time in this process and on 1 and 2 Ray workers of a local instance with 2 CPUs."""
     import ray
+    import scale_out
 
-    ce.connect_ray(2, "", ce)  # a local instance with 2 CPUs, shared by the 1- and 2-worker runs
+    scale_out.connect_ray(2, "", [ce, scale_out])  # a local instance with 2 CPUs, shared by the 1- and 2-worker runs
     print("one generation (theta and P candidates x 80 games), median of", repeats)
     for population_size in (100, 1000):
         games = (population_size + 1) * 80
@@ -160,7 +183,7 @@ def predict_per_step_games_per_second(games):
         state = ce.reset(columns[game : game + 1], centres[game : game + 1])
         for _ in range(ce.GAME_LENGTH):
             scores = model.predict(np.asarray(ce.observe(state)), verbose=0)
-            state, _, _ = ce.step(state, np.argmax(scores, axis=-1).astype("int32"))
+            state, _ = ce.step(state, np.argmax(scores, axis=-1).astype("int32"))
     return games / (time.perf_counter() - start)
 
 
@@ -185,7 +208,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds")
     parser.add_argument("--no-ray", action="store_true", help="skip the distributed mode (Ray not installed)")
-    parser.add_argument("--pieces", action="store_true", help="only Part I's pieces against Part II's")
+    parser.add_argument("--pieces", action="store_true", help="only the pieces of a generation, each trick against "
+                        "the plain way")
     parser.add_argument("--loops", action="store_true", help="only longer games: unrolled steps against a loop")
     parser.add_argument("--solve-only", action="store_true", help="only the seconds and generations to solve")
     parser.add_argument("--seeds", help="the seeds to solve, FIRST-LAST (default 0-9, with --quick 0-1)")

@@ -4,7 +4,7 @@
     python benchmarks/sweep.py "patience=1000" 0-99        # no restarts: the rules before plateaus were acted on
     python benchmarks/sweep.py "learning_rate=0.05,population_size=200" 1,5,9
 
-The first argument is RunConfig fields as Python keyword arguments; the second, the seeds
+The first argument is catch_es.Config fields as Python keyword arguments; the second, the seeds
 (a list, or FIRST-LAST). This is how the defaults in catch_es.py were chosen.
 """
 import math
@@ -29,7 +29,7 @@ def main(settings, seeds):
     generations, restarts, seconds = [], [], []
     for seed in parse_seeds(seeds):
         start = time.perf_counter()
-        result = ce.run_training(ce.RunConfig(seed=seed, render=False, **overrides), progress=lambda history, done: None)
+        result = ce.train(ce.Config(seed=seed, render=False, **overrides), progress=lambda history, done: None)
         last = result.history[-1]
         generations.append(last["generation"] if result.status == "solved" else math.inf)
         restarts.append(last["restarts"])

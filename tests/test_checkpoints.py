@@ -47,7 +47,7 @@ def finished_run(tmp_path_factory):
 
 
 def test_a_checkpoint_holds_everything_a_run_depends_on(finished_run):
-    config, state, history = ce.load_checkpoint(finished_run, ce.Settings)
+    config, state, history = ce.load_checkpoint(finished_run)
     assert config.generations == 6 and config.population_size == 10
     theta, generation, iterations = state[0], int(state[1]), state[2]
     assert theta.shape == (10403,) and generation == 5 and int(iterations) == 5  # 5 Adam steps taken
@@ -97,7 +97,7 @@ def test_ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_bit_identically(tmp_p
     status, out = interrupted_run(tmp_path / "run", sent=sent)
     assert status == 128 + sent
     assert f"resume with: python catch_es.py --resume {tmp_path / 'run'}" in out
-    _, _, history = ce.load_checkpoint(tmp_path / "run", ce.Settings)
+    _, _, history = ce.load_checkpoint(tmp_path / "run")
     stopped = len(history)
     assert stopped >= 21  # it finished generation 20 and at most a few more
     assert {"policy.keras", "history.csv", "config.json", "checkpoint.npz"} <= {p.name for p in (tmp_path / "run").iterdir()}
@@ -113,7 +113,7 @@ def test_ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_bit_identically(tmp_p
 def test_after_sigkill_the_last_checkpoint_resumes_bit_identically(tmp_path):
     status, _ = interrupted_run(tmp_path / "run", at="generation   15", sent=signal.SIGKILL, checkpoint_every=5)
     assert status == -signal.SIGKILL  # no handler ran: what is on disk is what the last checkpoint wrote
-    _, _, history = ce.load_checkpoint(tmp_path / "run", ce.Settings)
+    _, _, history = ce.load_checkpoint(tmp_path / "run")
     assert len(history) in (15, 20)  # the checkpoint of generation 15, or 20 if it ran on before the kill landed
     assert run_main("--resume", str(tmp_path / "run"), "--generations", "26") == 0
     assert run_main("--out", str(tmp_path / "straight"), "--generations", "26", *TINY) == 0
@@ -125,7 +125,7 @@ def test_a_second_ctrl_c_exits_at_once_and_leaves_whole_files(tmp_path):
     status, _ = interrupted_run(tmp_path / "run", signals=2, at="generation    5")
     assert status == 130
     if (tmp_path / "run" / "checkpoint.npz").exists():  # the first checkpoint, at generation 0
-        ce.load_checkpoint(tmp_path / "run", ce.Settings)
+        ce.load_checkpoint(tmp_path / "run")
 
 
 def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path):
@@ -196,10 +196,10 @@ def test_resume_keeps_the_run_settings(finished_run, capsys):
 
 def test_a_run_whose_theta_stops_being_finite_stops_with_a_clear_message(tmp_path, capsys):
     with pytest.raises(FloatingPointError, match="no longer finite after generation 0"):
-        ce.run_training(ce.RunConfig(learning_rate=1e39, generations=5, population_size=4), progress=lambda h, d: None)
+        ce.train(ce.Config(learning_rate=1e39, generations=5, population_size=4), progress=lambda h, d: None)
     assert run_main("--out", str(tmp_path / "run"), "--learning-rate", "1e39", *TINY) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [f"catch_es.py: stopped: theta is no longer finite after generation 0; try a smaller "
                      f"--learning-rate; the last checkpoint is in {tmp_path / 'run'}/"]
-    _, state, _ = ce.load_checkpoint(tmp_path / "run", ce.Settings)  # the one from before the step that overflowed
+    _, state, _ = ce.load_checkpoint(tmp_path / "run")  # the one from before the step that overflowed
     assert np.all(np.isfinite(state[0]))

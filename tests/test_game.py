@@ -11,7 +11,7 @@ def as_np(state):
 
 def test_start_states_are_all_80_fair_starts():
     columns, centres = ce.start_states()
-    assert len(columns) == len(centres) == 80
+    assert len(columns) == len(centres) == ce.FRUITS == 80
     assert set(columns) == set(range(10))
     assert set(centres) == set(range(1, 9))  # the whole basket is always on the grid
     assert len(set(zip(columns, centres))) == 80
@@ -43,7 +43,7 @@ def test_observation_is_the_board_row_major():
 )
 def test_basket_moves_by_its_action_and_stays_on_the_grid(centre, action, expected):
     state = ce.reset(np.array([0], "int32"), np.array([centre], "int32"))
-    state, _, _ = ce.step(state, np.array([action], "int32"))
+    state, _ = ce.step(state, np.array([action], "int32"))
     assert int(np.asarray(state.basket_centre)[0]) == expected
 
 
@@ -51,23 +51,21 @@ def test_fruit_falls_one_row_per_step_and_reward_comes_only_at_the_end():
     columns, centres = ce.start_states()
     state = ce.reset(columns, centres)
     for step in range(1, 10):
-        state, reward, done = ce.step(state, np.full(80, ce.STAY, "int32"))
+        state, reward = ce.step(state, np.full(80, ce.STAY, "int32"))
         state_np = as_np(state)
         assert np.all(state_np.fruit_row == step)
         np.testing.assert_array_equal(state_np.fruit_column, columns)  # fruit falls straight down
         if step < 9:
-            assert not np.any(np.asarray(done))
             assert np.all(np.asarray(reward) == 0)
-    assert np.all(np.asarray(done))
     reward = np.asarray(reward)
     # A basket that never moves catches exactly the fruits within one column of its centre.
     np.testing.assert_array_equal(reward, np.where(np.abs(columns - centres) <= 1, 1.0, -1.0))
     assert ce.count_catches(reward) == 24
 
 
-def chase(boards):
-    """A hand-written perfect player: move towards the fruit's column."""
-    boards = np.asarray(boards).reshape(-1, 10, 10)
+def chase(state):
+    """A hand-written perfect player: move towards the fruit's column, as it sees it on the board."""
+    boards = np.asarray(ce.observe(state)).reshape(-1, 10, 10)
     fruit_column = boards[:, :9, :].sum(axis=1).argmax(axis=1)
     bottom = boards[:, 9, :]
     centre = np.array([np.flatnonzero(row).mean() for row in bottom])
@@ -77,7 +75,7 @@ def chase(boards):
 def test_a_perfect_player_catches_all_80_and_a_stubborn_one_does_not():
     columns, centres = ce.start_states()
     assert ce.count_catches(ce.play(chase, columns, centres)) == 80
-    always_left = lambda boards: np.zeros(len(boards), "int32")
+    always_left = lambda state: np.zeros(len(state.fruit_row), "int32")  # noqa: E731
     # Nine steps left bring every basket to the left edge: it catches columns 0 to 2 only.
     assert ce.count_catches(ce.play(always_left, columns, centres)) == 3 * 8
 
@@ -87,3 +85,12 @@ def test_draw_shows_fruit_and_basket():
     lines = ce.draw(state)
     assert lines[2] == ".....O...."
     assert lines[9] == "===......."
+
+
+def test_the_compiled_loop_plays_the_game_as_steps_taken_one_by_one():
+    columns, centres = ce.start_states()
+    policy = lambda state: ((np.asarray(state.fruit_column) + np.asarray(state.fruit_row)) % 3).astype("int32")  # noqa
+    state = ce.reset(columns, centres)
+    for _ in range(ce.GAME_LENGTH):
+        state, reward = ce.step(state, policy(state))
+    np.testing.assert_array_equal(np.asarray(ce.play(policy, columns, centres)), np.asarray(reward))

@@ -25,9 +25,8 @@ def refused(capsys, argv, folder):
     (["--sigma", "inf"], "--sigma must be a finite number > 0, got inf"),
     (["--learning-rate", "1e400"], "--learning-rate must be a finite number > 0, got inf"),
     (["--weight-decay", "nan"], "--weight-decay must be a finite number >= 0, got nan"),
-    (["--compare-seconds", "inf"], "--compare-seconds must be a finite number > 0, got inf"),
     (["--seed", "4294967296"], "--seed must be an integer from 0 to 2147483647, got 4294967296"),
-    (["--seed", "2147483648"], "--seed must be an integer from 0 to 2147483647"),  # REINFORCE's int32 seeds
+    (["--seed", "2147483648"], "--seed must be an integer from 0 to 2147483647"),  # the study's int32 seeds
     (["--population-size", "7"], "--population-size must be an even integer >= 2, got 7"),
     (["--population-size", "1.5"], "argument --population-size: invalid int value: '1.5'"),
     (["--max-population-size", "9"], "--max-population-size must be an even integer >= 2"),
@@ -42,18 +41,17 @@ def test_values_outside_what_every_library_accepts_are_refused(tmp_path, monkeyp
                                     dict(generations=2.5), dict(learning_rate=float("inf"))])
 def test_settings_of_the_wrong_type_are_refused_in_python_too(values):
     with pytest.raises(ValueError, match="--" + next(iter(values)).replace("_", "-")):
-        ce.Settings(**values)
+        ce.check(ce.Config(**values))
 
 
 def test_the_largest_valid_seed_trains():
-    result = ce.run_training(ce.RunConfig(seed=2**31 - 1, generations=2, population_size=4, hidden_units=4),
+    result = ce.train(ce.Config(seed=2**31 - 1, generations=2, population_size=4, hidden_units=4),
                              progress=lambda history, done: None)
     assert len(result.history) == 2
 
 
 @pytest.mark.parametrize("args", [["--hidden-units", "10000000"], ["--population-size", "100000000"],
-                                  ["--max-population-size", "100000000"],
-                                  ["--compare", "--reinforce-games-per-start", "100000000"]])
+                                  ["--max-population-size", "100000000"]])
 def test_a_run_too_big_for_this_machines_memory_is_refused_before_it_starts(tmp_path, monkeypatch, capsys, args):
     monkeypatch.chdir(tmp_path)
     line = refused(capsys, args, tmp_path)

@@ -1,4 +1,6 @@
 """The compiled player, training and reproducibility."""
+import csv
+
 import keras
 import numpy as np
 import pytest
@@ -23,7 +25,7 @@ def test_compiled_population_player_agrees_with_step_by_step_play():
     keras.utils.set_random_seed(0)
     model = ce.build_policy(16)
     population = ce.flatten_weights(model) + np.random.default_rng(0).normal(0, 0.5, (4, 100 * 16 + 16 + 16 * 3 + 3))
-    rewards = ce.make_population_player(model)(population)
+    rewards = ce.make_player(model)(population.astype("float32"))
     assert rewards.shape == (4, 80)
     for candidate, flat in enumerate(population.astype("float32")):
         np.testing.assert_array_equal(rewards[candidate], eager_rewards(model, flat))
@@ -32,7 +34,7 @@ def test_compiled_population_player_agrees_with_step_by_step_play():
 def test_any_small_keras_model_can_be_evolved():
     model = keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, activation="tanh"),
                               keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
-    rewards = ce.make_population_player(model)(np.stack([ce.flatten_weights(model)] * 2))
+    rewards = ce.make_player(model)(np.stack([ce.flatten_weights(model)] * 2))
     np.testing.assert_array_equal(rewards[0], eager_rewards(model, ce.flatten_weights(model)))
 
 
@@ -42,7 +44,7 @@ def functional_policy():
     return keras.Model(inputs, keras.layers.Dense(3)(hidden))
 
 
-@pytest.mark.parametrize("build, sparse", [
+@pytest.mark.parametrize("build, lookup", [
     (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, use_bias=False, activation="tanh"),
                                keras.layers.Dense(3)]), True),  # the four-row lookup, with no bias
     (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(3)]), False),  # linear: general road
@@ -50,15 +52,20 @@ def functional_policy():
                                keras.layers.BatchNormalization(), keras.layers.Dense(3)]), True),  # non-trainables
     (functional_policy, False),  # the general road: the whole model on the whole board
 ])
-def test_both_roads_of_the_player_agree_with_step_by_step_play(build, sparse):
+def test_both_roads_of_the_player_agree_with_step_by_step_play(build, lookup, monkeypatch):
     keras.utils.set_random_seed(1)
     model = build()
-    assert ce.starts_with_dense(model) == sparse
+    gathered = []  # the lookup road gathers rows of the first kernel; the general road never does
+    monkeypatch.setattr(ce.tf, "gather", lambda *args, **kwargs: gathered.append(1) or tf_gather(*args, **kwargs))
     flat = ce.flatten_weights(model)
     population = (flat + np.random.default_rng(1).normal(0, 0.5, (3, flat.size))).astype("float32")
-    rewards = ce.make_population_player(model)(population)
+    rewards = ce.make_player(model)(population)
+    assert bool(gathered) == lookup
     for candidate, weights in enumerate(population):
         np.testing.assert_array_equal(rewards[candidate], eager_rewards(model, weights))
+
+
+tf_gather = ce.tf.gather
 
 
 def quiet(history, done):
@@ -67,7 +74,7 @@ def quiet(history, done):
 
 @pytest.fixture(scope="module")
 def solved_run():
-    return ce.run_training(ce.RunConfig(seed=0, render=False), progress=quiet)
+    return ce.train(ce.Config(seed=0, render=False), progress=quiet)
 
 
 def test_training_solves_catch(solved_run):
@@ -81,9 +88,18 @@ def test_training_solves_catch(solved_run):
 
 def test_same_seed_same_weights_other_seed_other_weights():
     def final_weights(seed):
-        result = ce.run_training(ce.RunConfig(seed=seed, generations=5, population_size=20, render=False), progress=quiet)
+        result = ce.train(ce.Config(seed=seed, generations=5, population_size=20, render=False), progress=quiet)
         return ce.flatten_weights(result.model)
 
     first = final_weights(3)
     np.testing.assert_array_equal(first, final_weights(3))
     assert not np.array_equal(first, final_weights(4))
+
+
+def test_a_sigma_too_small_to_change_any_action_is_reported_stuck(tmp_path, capsys):
+    ce.main(["--sigma", "1e-8", "--out", str(tmp_path / "run"), "--no-render"])
+    out = capsys.readouterr().out
+    assert "stuck: for 10 generations every candidate scored the same, so every step was exactly zero" in out
+    rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    assert len(rows) == ce.STUCK_AFTER  # it stopped instead of running 1,000 generations of nothing
+    assert all(row["min_reward"] == row["max_reward"] for row in rows)

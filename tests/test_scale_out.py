@@ -1,8 +1,8 @@
-"""The same evolution strategy on Ray workers: identical results, retried shards, clear refusals.
+"""The scaling-out study: the same evolution strategy on Ray workers, identical results, retried shards, clear
+refusals, and the study as a script and a notebook.
 
 All tests share one local Ray instance with 2 CPUs, so its start-up is paid once.
 """
-import dataclasses
 import os
 import signal
 import sys
@@ -11,14 +11,19 @@ import numpy as np
 import pytest
 import ray
 
-import catch_es as ce
+import jupytext
+import nbclient
 
-CONFIG = ce.Settings(seed=3, population_size=20, hidden_units=16, generations=8, patience=2, render=False)
+import catch_es as ce
+import scale_out as so
+
+CONFIG = ce.Config(seed=3, population_size=20, hidden_units=16, generations=8, patience=2, render=False)
+STUDY = str(ce.Path(so.__file__))
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ce.connect_ray(2, "", ce)  # a local instance with 2 CPUs, started the way --workers 2 starts it
+    so.connect_ray(2, "", [ce, so])  # a local instance with 2 CPUs, started the way --workers 2 starts it
     yield
     ray.shutdown()
 
@@ -38,20 +43,19 @@ def without_seconds(history):
 @pytest.fixture(scope="module")
 def here():
     """The run in this process that every distributed run must equal; it restarts with a bigger population."""
-    result = ce.run_training(CONFIG, progress=quiet)
+    result = ce.train(CONFIG, progress=quiet)
     assert any(row["event"] for row in result.history[:-1])
     return result
 
 
 def train_on_workers(workers, wrap_ray=None):
     """Train on Ray workers; the result, what travelled, and the workers' process ids before and after."""
-    config = dataclasses.replace(CONFIG, workers=workers)
-    players = ce.RayPlayers(config)
+    players = so.RayPlayers(CONFIG, workers)
     try:
         before = players.pids()
         if wrap_ray is not None:
             players.ray = wrap_ray(players.ray, before)
-        result = ce.run_training(config, progress=quiet, play_generation=players)
+        result = ce.train(CONFIG, progress=quiet, play_generation=players)
         return result, players, before, players.pids()
     finally:
         players.close()
@@ -95,7 +99,7 @@ def test_a_killed_worker_is_restarted_and_its_shard_replayed_with_the_same_resul
 
 def run_main(capsys, *argv):
     with pytest.raises(SystemExit) as exit:
-        ce.main(list(argv))
+        so.main(list(argv))
     return exit.value.code, capsys.readouterr().err
 
 
@@ -120,11 +124,12 @@ def test_more_workers_than_the_cluster_has_cpus_is_refused(capsys, tmp_path):
     assert code == 2 and "--workers 3: the Ray cluster has only 2 CPUs" in err and err.count("\n") == 1
 
 
-def test_ray_address_without_workers_and_workers_with_play_are_refused(capsys):
-    code, err = run_main(capsys, "--ray-address", "auto")
-    assert code == 2 and "--ray-address auto needs --workers N" in err
-    code, err = run_main(capsys, "--workers", "1", "--compare")
-    assert code == 2 and "--workers is for training" in err
+def test_bad_options_are_refused_in_one_line_naming_the_study(capsys, tmp_path):
+    code, err = run_main(capsys, "--workers", "0")
+    assert code == 2 and err == "scale_out.py: error: --workers must be an integer >= 1, got 0 (see --help)\n"
+    code, err = run_main(capsys, "--workers", "1", "--sigma", "0", "--out", str(tmp_path / "run"))
+    assert code == 2 and err == "scale_out.py: error: --sigma must be a finite number > 0, got 0.0 (see --help)\n"
+    assert ce.PROG == "catch_es.py" and not (tmp_path / "run").exists()
 
 
 def test_without_ray_installed_it_says_how_to_install_it(capsys, monkeypatch, tmp_path):
@@ -132,3 +137,25 @@ def test_without_ray_installed_it_says_how_to_install_it(capsys, monkeypatch, tm
     code, err = run_main(capsys, "--workers", "2", "--out", str(tmp_path / "run"))
     assert code == 2 and "--workers needs Ray, which is not installed: pip install ray" in err
     assert err.count("\n") == 1
+
+
+def test_the_study_trains_on_workers_from_its_command_line_and_resumes_with_either_script(here, tmp_path, capsys):
+    options = ["--seed", "3", "--population-size", "20", "--hidden-units", "16", "--patience", "2", "--no-render"]
+    result = so.main(["--workers", "2", "--generations", "5", "--out", str(tmp_path / "run"), *options])
+    out = capsys.readouterr().out
+    assert "playing each generation on 2 workers of a local Ray instance" in out and "bytes went to the workers" in out
+    assert len(result.history) == 5
+    resumed = ce.main(["--resume", str(tmp_path / "run"), "--generations", "8"])  # in one process now
+    np.testing.assert_array_equal(weights(resumed), weights(here))
+    assert without_seconds(resumed.history) == without_seconds(here.history)
+
+
+def test_the_study_is_a_notebook_that_runs_top_to_bottom(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ce.Path(STUDY).parent))  # as if opened beside catch_es.py
+    notebook = jupytext.read(STUDY)
+    assert notebook.cells[0].cell_type == "markdown" and "main(" in notebook.cells[-1].source
+    notebook.cells[-1].source = ('result = main(["--workers", "1", "--generations", "2", "--population-size", "4", '
+                                 '"--no-render", "--out", "nb"])\nprint(result.status)')
+    nbclient.NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "limit" in "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    assert (tmp_path / "nb" / "policy.keras").is_file()
