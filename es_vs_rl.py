@@ -48,6 +48,7 @@ import argparse
 import csv
 import dataclasses
 import functools
+import json
 import math
 import os
 import statistics
@@ -400,7 +401,7 @@ def plot_curves(curves, path, title):
     figure.axes[0].set_ylabel("exact catch rate of the greedy policy (0 to 1)")
     figure.suptitle(title)
     axes.legend(loc="lower right", fontsize="small")
-    figure.savefig(path, dpi=100)
+    ce.write_atomically(path, figure.savefig)
     return figure
 
 
@@ -651,7 +652,7 @@ def plot_games(runs, verdicts, args, out):
     unwinnable = [name for name, verdict in verdicts.items() if "no policy" in verdict]
     figure.suptitle("Games each learner needed to catch every fruit, per game variant" +
                     (f"\n(no policy can catch every fruit in {', '.join(unwinnable)})" if unwinnable else ""))
-    figure.savefig(out / "claims_games.png", dpi=100)
+    ce.write_atomically(out / "claims_games.png", figure.savefig)
 
 
 # %%
@@ -692,15 +693,12 @@ def plot_snr(snr, args, out):
     axes.legend(fontsize="small")
     figure.suptitle(f"How noisy each learner's gradient is at the initial weights, from {args.snr_games:,} games "
                     "per estimate")
-    figure.savefig(out / "claims_snr.png", dpi=100)
+    ce.write_atomically(out / "claims_snr.png", figure.savefig)
 
 
 # %%
 def write_csv(rows, path):
-    with open(path, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    ce.save_history(rows, path)  # any list of rows: written whole, or not at all
 
 
 def read_csv(path):
@@ -860,16 +858,16 @@ def compare_main(argv=None):
     given, _, _ = ce.parse_args(argv, StudyConfig)
     try:
         config = ce.check(StudyConfig(**given))
-        folder = ce.new_run_folder(dataclasses.replace(config, out=config.out or time.strftime(
-            f"runs/compare-seed{config.seed}-%Y%m%d-%H%M%S")))
+        folder = Path(config.out or time.strftime(f"runs/compare-seed{config.seed}-%Y%m%d-%H%M%S"))
         # REINFORCE's tape holds the boards, hidden layer and scores of every step of every game, and gradients.
         steps, games = ce.GAME_LENGTH * config.fall_every, ce.FRUITS * config.reinforce_games_per_start
         ce.check_memory(config, also=0.8e9 + 2 * 4 * games * steps * (ce.GRID_SIZE**2 + config.hidden_units + 3))
+        lock = ce.claim("--out", folder)  # noqa: F841 (held until we return)
     except ValueError as error:
         ce.usage_error(str(error))
     config = dataclasses.replace(config, out=str(folder))
     print(describe_winnable(config.fall_every, config.action_repeat))  # up front: can every fruit be caught?
-    ce.save_config(config, folder)
+    ce.write_atomically(folder / "config.json", lambda path: path.write_text(json.dumps(vars(config))))
     rows = compare(config, folder)
     print(f"wrote the table, both histories and es_vs_reinforce.png to {folder}/")
     return rows
@@ -882,6 +880,11 @@ def main(argv=None):
         if argv[:1] == ["claims"]:
             return claims(argv[1:])
         return compare_main(argv[1:] if argv[:1] == ["compare"] else argv)
+    except BrokenPipeError:
+        raise
+    except OSError as error:  # a full disk, the folder gone, no permission: one line, as catch_es.py says it
+        sys.stderr.write(f"{ce.PROG}: stopped: cannot write {error.filename}: {error.strerror}\n")
+        sys.exit(74)
     finally:
         ce.PROG = previous
 

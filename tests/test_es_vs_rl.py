@@ -251,7 +251,7 @@ def test_compare_trains_both_learners_and_writes_table_and_plot(tmp_path, capsys
     rows = rl.main(["--out", str(folder), "--population-size", "10", "--compare-games", "20000", "--log-every", "50"])
     out = capsys.readouterr().out
     assert {path.name for path in folder.iterdir()} == {
-        "config.json", "comparison.csv", "es_history.csv", "reinforce_history.csv", "es_vs_reinforce.png"}
+        "config.json", "comparison.csv", "es_history.csv", "reinforce_history.csv", "es_vs_reinforce.png", "run.lock"}
     table = list(csv.DictReader(open(folder / "comparison.csv")))
     assert [row["learner"] for row in table] == ["ES", "REINFORCE"] == [row["learner"] for row in rows]
     es, reinforce = table
@@ -288,3 +288,26 @@ def test_the_study_runs_as_a_script(tmp_path):
     assert completed.stdout.startswith("--fall-every 1 --action-repeat 1: a policy that catches all 80 fruits exists")
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.startswith("compare-seed0-") and (folder / "es_vs_reinforce.png").is_file()
+
+
+@pytest.mark.parametrize("args, written", [([], "comparison.csv"), (["claims", "--settings", "1x9"], "claims.csv")])
+def test_a_failed_write_of_the_study_is_one_line_and_leaves_no_half_file(tmp_path, monkeypatch, capsys, args, written):
+    original = ce.write_atomically
+
+    def half_then_full(temporary):
+        temporary.write_bytes(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    def full_disk(path, write):
+        return original(path, half_then_full if path.name == written else write)
+
+    monkeypatch.setattr(ce, "write_atomically", full_disk)
+    out = ["--out", str(tmp_path / "out")]
+    tiny = (["--seeds", "1", "--games", "2000", "--seconds", "5", "--snr-repeats", "2", "--es-snr-repeats", "2",
+             "--snr-networks", "1"] if args else ["--population-size", "10", "--compare-games", "2000"])
+    with pytest.raises(SystemExit) as exit:
+        rl.main(args + out + tiny)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit.value.code == 74 and lines == [
+        f"es_vs_rl.py: stopped: cannot write {tmp_path / 'out' / written}: No space left on device"]
+    assert not [path for path in (tmp_path / "out").iterdir() if ".tmp" in path.name]

@@ -80,17 +80,24 @@ def test_paths_of_the_wrong_kind_are_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a_file").write_text("not a folder")
     (tmp_path / "a_folder").mkdir()
-    assert "--out a_file: a_file is a file, not a folder" in refused(capsys, ["--out", "a_file"], tmp_path)
-    assert "--out a_file/run: a_file is a file, not a folder" in refused(capsys, ["--out", "a_file/run"], tmp_path)
+    assert "--out a_file: cannot make it a run folder: File exists (a_file)" in refused(capsys, ["--out", "a_file"],
+                                                                                       tmp_path)
+    assert "--out a_file/run: cannot make it a run folder: Not a directory" in refused(capsys, ["--out", "a_file/run"],
+                                                                                      tmp_path)
     assert "--resume a_file: is a file, not a run folder" in refused(capsys, ["--resume", "a_file"], tmp_path)
     assert "--play a_folder: is a folder, not a saved network" in refused(capsys, ["--play", "a_folder"], tmp_path)
     (tmp_path / "runs").write_text("the default parent of run folders, but a file")
     line = refused(capsys, [], tmp_path)
-    assert line.startswith("catch_es.py: error: --out runs/seed0-") and ": runs is a file, not a folder" in line
+    assert line.startswith("catch_es.py: error: --out runs/seed0-") and ": Not a directory (runs/seed0-" in line
 
 
 def test_a_folder_that_cannot_be_written_into_is_refused(tmp_path, monkeypatch, capsys):
-    # Root may write anywhere, so the refusal is shown with os.access answering as it would for another user.
+    # Root may write anywhere, so the refusal is shown with mkdir answering as it would for another user.
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ce.os, "access", lambda path, mode: False)
-    assert f"--out locked/run: {ce.Path('.')} is not writable" in refused(capsys, ["--out", "locked/run"], tmp_path)
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(ce.Path, "mkdir", denied)
+    assert "--out locked/run: cannot make it a run folder: Permission denied (locked/run)" in refused(
+        capsys, ["--out", "locked/run"], tmp_path)

@@ -16,7 +16,7 @@ import catch_es as ce
 
 SCRIPT = str(ce.Path(ce.__file__))
 FILES = {"policy.keras", "config.json", "history.csv", "learning_curve.png", "es_on_a_hill.png", "catch.gif",
-         "checkpoint.npz"}
+         "checkpoint.npz", "run.lock"}
 
 
 def run_script(*args, cwd):
@@ -52,6 +52,7 @@ def test_a_run_writes_its_folder(tiny_run):
     progress = [line for line in run.stdout.splitlines() if line.startswith("generation")]
     assert len(progress) == 4 and "catches" in progress[0] and "games/s" in progress[0]
     assert f"to {folder.relative_to(folder.parents[1])}/" in run.stdout
+    assert (folder / "run.lock").read_text().strip() == str(int((folder / "run.lock").read_text()))  # a process id
     assert run.stdout.count("caught!") + run.stdout.count("missed.") == 3  # the games replayed at the end
     assert json.loads((folder / "config.json").read_text())["seed"] == 3
 
