@@ -1085,9 +1085,14 @@ many more games than a gradient method would need. Going further:
 """
 
 # %%
-if __name__ == "__main__" and not NOTEBOOK:
+def run_as_script(main):
+    """Run `main`; if whoever read the output left (`| head`), stop quietly, as other tools do."""
     try:
         main()
-    except BrokenPipeError:  # whoever read the output left (`| head`): stop quietly, as other tools do
+    except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+
+
+if __name__ == "__main__" and not NOTEBOOK:
+    run_as_script(main)

@@ -50,7 +50,6 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -497,11 +496,6 @@ def parse_claims_args(argv=None):
         parser.error(f"--snr-games must be at least {2 * ce.FRUITS}: one mirrored pair of candidates")
     return args
 
-def percentile(values, q):
-    ranked = sorted(values)
-    return ranked[max(math.ceil(q * len(ranked)) - 1, 0)]
-
-
 def summary(values):
     """Median of values in which an unsolved run counts as never (inf)."""
     middle = statistics.median(values)
@@ -891,8 +885,4 @@ def main(argv=None):
 
 # %%
 if __name__ == "__main__":
-    try:
-        main([] if ce.NOTEBOOK else None)  # in a notebook, sys.argv holds the kernel's own arguments
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+    ce.run_as_script(lambda: main([] if ce.NOTEBOOK else None))  # a notebook's sys.argv is its kernel's

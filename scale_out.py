@@ -43,7 +43,6 @@ import argparse
 import os
 import pickle
 import socket
-import sys
 
 import numpy as np
 
@@ -161,15 +160,8 @@ workers than the cluster has CPUs, or Ray not installed: one line, exit status 2
 
 
 # %%
-def main(argv=None):
-    previous, ce.PROG = ce.PROG, "scale_out.py"  # errors name this script
-    try:
-        return run(argv)
-    finally:
-        ce.PROG = previous
-
-
 def run(argv):
+    """The study's command line: its own two options, then catch_es.main with the rest."""
     parser = argparse.ArgumentParser(prog=ce.PROG, add_help=False)
     parser.error = ce.usage_error
     parser.add_argument("--workers", type=int, default=2, help="play each generation on this many Ray workers")
@@ -198,6 +190,14 @@ def run(argv):
         sent, received, played = players[0].sent, players[0].received, players[0].generations
         print(f"per generation, {sent // played:,} bytes went to the workers and {received // played:,} came back")
     return result
+
+
+def main(argv=None):
+    previous, ce.PROG = ce.PROG, "scale_out.py"  # errors name this script
+    try:
+        return run(argv)
+    finally:
+        ce.PROG = previous
 
 
 # %% [markdown]
@@ -232,8 +232,4 @@ CPUs; one generation is theta and P candidates, 80 games each (medians of 10):
 
 # %%
 if __name__ == "__main__":
-    try:
-        main([] if ce.NOTEBOOK else None)  # in a notebook, sys.argv holds the kernel's own arguments
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+    ce.run_as_script(lambda: main([] if ce.NOTEBOOK else None))  # a notebook's sys.argv is its kernel's

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 
 import catch_es as ce
+from test_checkpoints import final_weights, run_main
 
 SCRIPT = str(ce.Path(ce.__file__))
 TINY = ["--population-size", "10", "--no-render", "--log-every", "5", "--seed", "4"]
@@ -25,18 +25,6 @@ FAULTS = [(errno.ENOSPC, "No space left on device"), (errno.ENOENT, "No such fil
 # the code is the same for every errno: each file with every fault would be 28 runs for the same assertions.)
 CASES = [(name, *FAULTS[0]) for name in WRITES] + [(name, *fault) for name in ("checkpoint.npz", "policy.keras")
                                                     for fault in FAULTS[1:]]
-
-
-def run_main(*argv):
-    try:
-        ce.main(list(argv))
-    except SystemExit as exit:
-        return exit.code
-    return 0
-
-
-def final_weights(folder):
-    return ce.flatten_weights(keras.models.load_model(folder / "policy.keras"))
 
 
 @pytest.fixture(scope="module")
