@@ -806,7 +806,8 @@ if __name__ == "__main__" and NOTEBOOK:
 ## A folder per run
 
 Each run gets a folder under `runs/`, as in CleanRL, named after its seed and start time (a
-folder that already holds files is never written into).
+folder that already holds files is never written into). A run holds its folder with a lock on
+`run.lock`, so no second run writes into it; the system drops the lock when the run ends.
 """
 
 
