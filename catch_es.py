@@ -609,13 +609,14 @@ class TrainingResult(NamedTuple):
     status: str  # "solved", "limit" (the generation limit), "stuck" or "interrupted"
 
 
-def play_here(play_population):
-    """Play a generation in this process: theta and its candidates in one call; theta's catches, mean rewards."""
-    def play_generation(strategy):
-        rewards = play_population(np.vstack([strategy.theta, strategy.ask()]))  # row 0 is theta itself
-        return count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
+def play_beside_theta(play_population, theta, candidates):
+    """Play theta in the same call as its candidates: theta's catches, and each candidate's mean reward."""
+    rewards = play_population(np.vstack([theta, candidates]))  # row 0 is theta itself
+    return count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
 
-    return play_generation
+
+def play_here(play_population):  # a generation played in this process
+    return lambda strategy: play_beside_theta(play_population, strategy.theta, strategy.ask())
 
 
 def restarts_before(history):

@@ -63,8 +63,7 @@ class ShardPlayer:
     def play(self, theta, generation, pairs):
         """Rebuild the candidates of `pairs` from the table and play them: (theta's catches, mean rewards)."""
         noise = ce.pair_noise(self.table, self.seed, generation, pairs, len(theta))
-        rewards = self.play_population(np.vstack([theta, ce.mirrored(theta, self.sigma, noise)]))
-        return ce.count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
+        return ce.play_beside_theta(self.play_population, theta, ce.mirrored(theta, self.sigma, noise))
 
     def pid(self):
         return os.getpid()

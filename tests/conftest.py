@@ -1,7 +1,27 @@
 import sys
 from pathlib import Path
 
+import jupytext
+import nbclient
+import pytest
+
 # Import the tutorial before anything imports NumPy, so that its environment settings
 # (the Keras backend, one BLAS thread) take effect in the tests as they do in the script.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import catch_es  # noqa: E402,F401
+
+
+@pytest.fixture
+def study_notebook(tmp_path, monkeypatch):
+    """Run a study as a notebook in tmp_path, its last cell (the script's `main`) replaced by `last_cell`;
+    return what that cell printed."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # as if opened beside catch_es.py
+
+    def run(path, last_cell):
+        notebook = jupytext.read(path)
+        assert notebook.cells[0].cell_type == "markdown" and "main(" in notebook.cells[-1].source
+        notebook.cells[-1].source = last_cell
+        nbclient.NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
+        return "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+
+    return run

@@ -4,9 +4,7 @@ import csv
 import subprocess
 import sys
 
-import jupytext
 import keras
-import nbclient
 import numpy as np
 import pytest
 from PIL import Image
@@ -270,14 +268,10 @@ def test_compare_trains_both_learners_and_writes_table_and_plot(tmp_path, capsys
 
 
 
-def test_the_study_is_a_notebook_that_runs_top_to_bottom(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(ce.Path(STUDY).parent))  # as if opened beside catch_es.py
-    notebook = jupytext.read(STUDY)
-    assert notebook.cells[0].cell_type == "markdown" and "main(" in notebook.cells[-1].source
-    notebook.cells[-1].source = ('rows = main(["--population-size", "10", "--compare-games", "3000", "--out", "nb"])\n'
-                                 'print(rows[1]["learner"])')
-    nbclient.NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    assert "REINFORCE" in "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+def test_the_study_is_a_notebook_that_runs_top_to_bottom(tmp_path, study_notebook):
+    printed = study_notebook(STUDY, 'rows = main(["--population-size", "10", "--compare-games", "3000", "--out", "nb"])'
+                                    '\nprint(rows[1]["learner"])')
+    assert "REINFORCE" in printed
     assert (tmp_path / "nb" / "comparison.csv").is_file()
 
 

@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 import ray
 
-import jupytext
-import nbclient
 
 import catch_es as ce
 import scale_out as so
@@ -150,12 +148,7 @@ def test_the_study_trains_on_workers_from_its_command_line_and_resumes_with_eith
     assert without_seconds(resumed.history) == without_seconds(here.history)
 
 
-def test_the_study_is_a_notebook_that_runs_top_to_bottom(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(ce.Path(STUDY).parent))  # as if opened beside catch_es.py
-    notebook = jupytext.read(STUDY)
-    assert notebook.cells[0].cell_type == "markdown" and "main(" in notebook.cells[-1].source
-    notebook.cells[-1].source = ('result = main(["--workers", "1", "--generations", "2", "--population-size", "4", '
-                                 '"--no-render", "--out", "nb"])\nprint(result.status)')
-    nbclient.NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    assert "limit" in "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+def test_the_study_is_a_notebook_that_runs_top_to_bottom(tmp_path, study_notebook):
+    assert "limit" in study_notebook(STUDY, 'result = main(["--workers", "1", "--generations", "2", "--population-size", '
+                                            '"4", "--no-render", "--out", "nb"])\nprint(result.status)')
     assert (tmp_path / "nb" / "policy.keras").is_file()
