@@ -11,8 +11,9 @@ training loop; read that file first.
 
     python es_vs_rl.py                       # both learners on Catch, side by side (seed 0)
     python es_vs_rl.py --fall-every 4        # ... on a game four times as long
-    python es_vs_rl.py claims --quick        # every claim, 3 seeds per game: under 5 minutes
-    python es_vs_rl.py claims                # 10 seeds per game: about 22 minutes on 2 cores
+    python es_vs_rl.py tune                  # REINFORCE's settings, swept on seeds 100 to 104
+    python es_vs_rl.py claims --quick        # three games, 2 seeds each: a few minutes
+    python es_vs_rl.py claims                # nine games, 30 seeds each: the committed results
 
 ## The claims
 
@@ -26,16 +27,21 @@ reinforcement learner beside the ES, and games that are longer or acted on less 
 
 ## Longer games and a slower player
 
-Two knobs change the game without changing the board or the network:
+Three knobs change the game without changing the board or the network:
 
 * `--fall-every M`: the fruit falls one row on every M-th step, so a game lasts 9·M steps
   and its only reward still comes at the end;
 * `--action-repeat K`: the policy decides on every K-th step, and the basket repeats that
-  action on the steps in between, as Atari agents do with frame-skip.
+  action on the steps in between, as Atari agents do with frame-skip;
+* `--no-slack`: with `--fall-every M`, the basket moves only on the steps on which the fruit
+  falls. A longer game otherwise also gives the basket M moves per row, so that a late or a
+  wrong move can be made good: the horizon and the slack grow together. Without slack a game
+  of 9·M steps still has 9 moves that count, and M − 1 of every M decisions change nothing.
 
 The exact rules: at step t = 0 … 9·M − 1, if t is a multiple of K the policy sees the board
-and picks an action; the basket moves by the last action picked (its centre clipped to 1 … 8);
-if t + 1 is a multiple of M, the fruit falls one row. After the last step the fruit is on the
+and picks an action; the basket moves by the last action picked (its centre clipped to 1 … 8),
+with `--no-slack` only if t + 1 is a multiple of M; if t + 1 is a multiple of M, the fruit
+falls one row. After the last step the fruit is on the
 bottom row and scores as in `catch_es.py`. With both knobs at 1 this is that game, step for
 step. `play_variant` is a loop the compiler keeps as a loop, as `catch_es.play` is: unrolled,
 72 steps took XLA 19.7 s to compile and 4.5 s to play a generation; as a loop, 54 ms after
@@ -48,6 +54,7 @@ import argparse
 import csv
 import dataclasses
 import functools
+import itertools
 import json
 import math
 import statistics
@@ -66,20 +73,22 @@ tf, ops = ce.tf, ce.ops
 
 
 # %%
-def step_variant(state, actions, t, fall_every):
-    """catch_es's step as step t of a longer game: the fruit falls only if t + 1 is a multiple of fall_every."""
-    moved, reward = ce.step(state, actions)
+def step_variant(state, actions, t, fall_every, slack=True):
+    """catch_es's step as step t of a longer game: the fruit falls only if t + 1 is a multiple of fall_every.
+
+    Without slack the basket too moves only on those steps: the actions in between change nothing."""
     falls = (t + 1) % fall_every == 0
+    moved, reward = ce.step(state, actions if slack else ops.where(falls, actions, ce.STAY))
     return moved._replace(fruit_row=ops.where(falls, moved.fruit_row, state.fruit_row)), ops.where(falls, reward, 0.0)
 
 
-def play_variant(policy, fruit_columns, basket_centres, fall_every=1, action_repeat=1):
+def play_variant(policy, fruit_columns, basket_centres, fall_every=1, action_repeat=1, slack=True):
     """catch_es's `play` on the game with two knobs, as one compiled loop: each game's score."""
 
     def one_step(t, state, actions, reward):
         state = ce.CatchState(*state)
         actions = ops.where(t % action_repeat == 0, policy(state), actions)  # decide, or repeat
-        state, reward = step_variant(state, actions, t, fall_every)
+        state, reward = step_variant(state, actions, t, fall_every, slack)
         return t + 1, tuple(state), actions, reward
 
     steps = ce.GAME_LENGTH * fall_every
@@ -100,27 +109,32 @@ budget each learner gets in a comparison.
 class StudyConfig(ce.Config):
     fall_every: int = 1  # the fruit falls one row every this many steps: a game lasts 9 times as many
     action_repeat: int = 1  # the policy decides every this many steps; the basket repeats its action in between
+    slack: bool = True  # with --fall-every, the basket moves on every step; --no-slack: only when the fruit falls
     reinforce_learning_rate: float = 0.01  # Adam's step size for REINFORCE
     reinforce_games_per_start: int = 4  # REINFORCE plays each of the 80 start states this many times per update
-    compare_games: int = 3_000_000  # games each learner may play
-    compare_seconds: float = 120.0  # wall-clock seconds each learner may take
+    reinforce_entropy: float = 0.0  # REINFORCE's entropy bonus: how much it is paid for keeping its actions random
+    compare_games: int = 3_000_000  # games each learner may play to learn (measuring its catch rate not counted)
+    compare_seconds: float = 600.0  # a safety cap on each learner's wall-clock seconds, reported when it binds
 
 
 ce.ACCEPTS.update({  # what the study's settings accept, checked by catch_es.check with the others
     **dict.fromkeys(["fall_every", "action_repeat", "reinforce_games_per_start", "compare_games"],
                     ce.ACCEPTS["generations"]),
-    **dict.fromkeys(["reinforce_learning_rate", "compare_seconds"], ce.ACCEPTS["sigma"])})
+    **dict.fromkeys(["reinforce_learning_rate", "compare_seconds"], ce.ACCEPTS["sigma"]),
+    "reinforce_entropy": ce.ACCEPTS["weight_decay"], "slack": ce.ACCEPTS["render"]})
 
 
 def game_of(config):
-    """The game a study's settings describe: `play_variant` with its two knobs."""
-    return functools.partial(play_variant, fall_every=config.fall_every, action_repeat=config.action_repeat)
+    """The game a study's settings describe: `play_variant` with its three knobs."""
+    return functools.partial(play_variant, fall_every=config.fall_every, action_repeat=config.action_repeat,
+                             slack=config.slack)
 
 
 def variant_name(config):
     """The options that name the game, or "" for catch_es's game."""
     same = config.fall_every == config.action_repeat == 1
-    return "" if same else f"--fall-every {config.fall_every} --action-repeat {config.action_repeat}"
+    return "" if same else (f"--fall-every {config.fall_every} --action-repeat {config.action_repeat}"
+                            + " --no-slack" * (not config.slack and config.fall_every > 1))
 
 
 # %% [markdown]
@@ -147,13 +161,14 @@ def basket_moved(centre, action):
     return min(max(centre + action - 1, 1), ce.GRID_SIZE - 2)
 
 
-def open_loop_catchable(fruit_column, basket_centre, fall_every=1, action_repeat=1):
+def open_loop_catchable(fruit_column, basket_centre, fall_every=1, action_repeat=1, slack=True):
     """Does any sequence of actions (each held for action_repeat steps) catch this game's fruit?"""
     positions = {(basket_centre, ce.STAY)}  # the basket's centre and the action it repeats
     for t in range(ce.GAME_LENGTH * fall_every):
         if t % action_repeat == 0:
             positions = {(centre, action) for centre, _ in positions for action in ce.ACTIONS}
-        positions = {(basket_moved(centre, action), action) for centre, action in positions}
+        if slack or (t + 1) % fall_every == 0:
+            positions = {(basket_moved(centre, action), action) for centre, action in positions}
     return any(abs(fruit_column - centre) <= 1 for centre, _ in positions)
 
 
@@ -165,10 +180,11 @@ class Winnable(NamedTuple):
 
 
 # %%
-def winnable(fall_every=1, action_repeat=1, node_limit=1_000_000):
+def winnable(fall_every=1, action_repeat=1, slack=True, node_limit=1_000_000):
     """Can any policy, a table from boards to actions, catch all 80 fruits of the game with these knobs?"""
     lost = [(int(c), int(b)) for c, b in zip(*ce.start_states())
-            if not open_loop_catchable(c, b, fall_every, action_repeat)]
+            if not open_loop_catchable(c, b, fall_every, action_repeat, slack)]
+    moved = lambda centre, action, t: basket_moved(centre, action) if slack or (t + 1) % fall_every == 0 else centre
     if lost:
         return Winnable(False, lost, 0, {})
     steps, tried = ce.GAME_LENGTH * fall_every, 0
@@ -177,7 +193,7 @@ def winnable(fall_every=1, action_repeat=1, node_limit=1_000_000):
         """Play the game that starts at centres[0] on from step t, then the others, extending `table`: all caught?"""
         nonlocal tried
         while t < steps and t % action_repeat:  # no decision: the basket repeats its action
-            centre, row, t = basket_moved(centre, action), row + ((t + 1) % fall_every == 0), t + 1
+            centre, row, t = moved(centre, action, t), row + ((t + 1) % fall_every == 0), t + 1
         if t == steps:
             return abs(column - centre) <= 1 and (
                 len(centres) == 1 or play_on(column, centres[1:], table, 0, 0, centres[1], ce.STAY))
@@ -191,7 +207,7 @@ def winnable(fall_every=1, action_repeat=1, node_limit=1_000_000):
             new = (row, centre) not in table
             table[row, centre] = choice
             falls = (t + 1) % fall_every == 0
-            if play_on(column, centres, table, t + 1, row + falls, basket_moved(centre, choice), choice):
+            if play_on(column, centres, table, t + 1, row + falls, moved(centre, choice, t), choice):
                 return True
             if new:
                 del table[row, centre]
@@ -209,10 +225,10 @@ def winnable(fall_every=1, action_repeat=1, node_limit=1_000_000):
 
 
 # %%
-def describe_winnable(fall_every, action_repeat, node_limit=1_000_000):
+def describe_winnable(fall_every, action_repeat, slack=True, node_limit=1_000_000):
     """One line on whether every fruit of this game can be caught."""
-    answer = winnable(fall_every, action_repeat, node_limit)
-    game = f"--fall-every {fall_every} --action-repeat {action_repeat}"
+    answer = winnable(fall_every, action_repeat, slack, node_limit)
+    game = f"--fall-every {fall_every} --action-repeat {action_repeat}" + " --no-slack" * (not slack)
     if answer.verdict:
         return f"{game}: a policy that catches all {ce.FRUITS} fruits exists (found after {answer.boards:,} boards)"
     if answer.verdict is None:
@@ -237,7 +253,12 @@ Subtracting the batch's mean return (a baseline) leaves the expected step unchan
 it much less noisy. The gradient comes from TensorFlow's automatic differentiation, i.e.
 backpropagation through the network at every step of every game, and an ordinary Keras Adam
 takes the step. Like the ES, a whole batch of games, and the update, is one compiled call.
-It is judged as the ES is: by the exact catch rate of its greedy policy.
+An optional entropy bonus (`--reinforce-entropy`) pays it for keeping its actions random, a
+common guard against settling too early on one action.
+
+It is judged as the ES is, by the exact catch rate of its greedy policy, and also as what it
+trains: `sampled_catch_rate` computes the expected catch rate of the policy that samples its
+actions, exactly, by carrying each game's probability of every basket position forward.
 """
 
 
@@ -252,23 +273,27 @@ def reinforce_gradient(model, config, games_per_start):
     steps = ce.GAME_LENGTH * config.fall_every
 
     def gradient(seeds):
-        def one_step(t, state, actions, log_probability, reward):  # play_variant's step, with sampled actions
+        def one_step(t, state, actions, log_probability, entropy, reward):  # play_variant's, sampling actions
             state = ce.CatchState(*state)
             scores = model(ce.observe(state))
             sampled = tf.random.stateless_categorical(scores, 1, seed=seeds[t], dtype="int32")[:, 0]
             decides = t % config.action_repeat == 0  # a repeated action was not chosen, so it has no log p
             actions = ops.where(decides, sampled, actions)
-            chosen = ops.sum(ops.log_softmax(scores) * ops.one_hot(actions, len(ce.ACTIONS)), axis=-1)
-            state, reward = step_variant(state, actions, t, config.fall_every)
-            return t + 1, tuple(state), actions, log_probability + ops.where(decides, chosen, 0.0), reward
+            log_p = ops.log_softmax(scores)
+            chosen = ops.sum(log_p * ops.one_hot(actions, len(ce.ACTIONS)), axis=-1)
+            entropy += ops.where(decides, -ops.sum(ops.exp(log_p) * log_p, axis=-1), 0.0)
+            state, reward = step_variant(state, actions, t, config.fall_every, config.slack)
+            return t + 1, tuple(state), actions, log_probability + ops.where(decides, chosen, 0.0), entropy, reward
 
         with tf.GradientTape() as tape:
             zeros = ops.zeros(len(fruit_columns))
-            start = (0, tuple(ce.reset(fruit_columns, basket_centres)), ops.ones_like(basket_centres), zeros, zeros)
-            *_, log_probability, reward = ops.while_loop(lambda t, *_: t < steps, one_step, start,
-                                                         maximum_iterations=steps)
+            start = (0, tuple(ce.reset(fruit_columns, basket_centres)), ops.ones_like(basket_centres), zeros,
+                     zeros, zeros)
+            *_, log_probability, entropy, reward = ops.while_loop(lambda t, *_: t < steps, one_step, start,
+                                                                  maximum_iterations=steps)
             # R · grad log p, with the mean return as baseline. Keras minimises, hence the minus.
             loss = -ops.mean((reward - ops.mean(reward)) * log_probability)
+            loss -= config.reinforce_entropy * ops.mean(entropy) / -(-steps // config.action_repeat)
         return tape.gradient(loss, model.trainable_variables), reward
 
     return gradient
@@ -304,6 +329,32 @@ class Reinforce:
 
 
 # %%
+def sampled_catch_rate(model, config):
+    """The exact expected catch rate, over the 80 start states, of the policy that samples its actions."""
+    rows, columns, centres = np.meshgrid(range(ce.GRID_SIZE), range(ce.GRID_SIZE), range(1, ce.GRID_SIZE - 1),
+                                         indexing="ij")
+    boards = ce.CatchState(*(ops.convert_to_tensor(a.ravel().astype("int32")) for a in (rows, columns, centres)))
+    odds = ops.convert_to_numpy(ops.softmax(model(ce.observe(boards)))).astype("float64")
+    odds = odds.reshape(ce.GRID_SIZE, ce.GRID_SIZE, ce.GRID_SIZE - 2, len(ce.ACTIONS))  # row, column, centre
+    fruit_columns, basket_centres = ce.start_states()
+    chance = np.zeros((ce.FRUITS, ce.GRID_SIZE - 2, len(ce.ACTIONS)))  # each game's P(basket centre, last action)
+    chance[np.arange(ce.FRUITS), basket_centres - 1, ce.STAY] = 1.0
+    row = 0
+    for t in range(ce.GAME_LENGTH * config.fall_every):
+        if t % config.action_repeat == 0:  # decide: P(centre) times the policy's odds on that board
+            chance = chance.sum(axis=2, keepdims=True) * odds[row, fruit_columns]
+        falls = (t + 1) % config.fall_every == 0
+        if config.slack or falls:
+            moved = np.zeros_like(chance)
+            for centre, action in np.ndindex(ce.GRID_SIZE - 2, len(ce.ACTIONS)):
+                moved[:, basket_moved(centre + 1, action) - 1, action] += chance[:, centre, action]
+            chance = moved
+        row += falls
+    caught = np.abs(fruit_columns[:, None] - np.arange(1, ce.GRID_SIZE - 1)) <= 1  # (game, basket centre)
+    return float(np.mean(np.sum(chance.sum(axis=2) * caught, axis=1)))
+
+
+# %%
 def reinforce_row(number, rewards, catches, games, start):
     """One update's record, with the columns of catch_es's history that apply to it."""
     return dict(generation=number, mean_reward=round(float(np.mean(rewards)), 6), min_reward=float(np.min(rewards)),
@@ -311,10 +362,16 @@ def reinforce_row(number, rewards, catches, games, start):
                 seconds=round(time.perf_counter() - start, 4))
 
 
-def train_reinforce(config, progress=None, stop=None, learner=None):
-    """REINFORCE until solved, `config.compare_games` games, or `stop`; history as in `catch_es.train`.
+def training_games(history):
+    """The games a learner played to learn: its history's games, less the 80 per row that measured its catch rate."""
+    return history[-1]["games"] - ce.FRUITS * len(history) if history else 0
 
-    `learner`, a `Reinforce` built for the same settings, saves compiling it again.
+
+def train_reinforce(config, progress=None, stop=None, learner=None, watch=None):
+    """REINFORCE until solved, `config.compare_games` games to learn, or `stop`; history as in `catch_es.train`.
+
+    `learner`, a `Reinforce` built for the same settings, saves compiling it again; `watch(catches, weights)`
+    sees each update's network before it learns from it. The network returned is the one last measured.
     """
     progress = progress or ce.Progress(config, label="update")
     learner = learner or Reinforce(config)
@@ -322,15 +379,21 @@ def train_reinforce(config, progress=None, stop=None, learner=None):
     steps = ce.GAME_LENGTH * config.fall_every
     history, games, start, status = [], 0, time.perf_counter(), "limit"
     for number in range(sys.maxsize):
-        catches = ce.count_catches(learner.measure(ce.flatten_weights(learner.model)[None])[0])
+        weights = ce.flatten_weights(learner.model)
+        catches = ce.count_catches(learner.measure(weights[None])[0])
+        if watch:
+            watch(catches, weights)
         step_seeds = np.array([[config.seed, number * steps + t] for t in range(steps)], "int32")
         rewards = learner.update(step_seeds).numpy()
         games += rewards.size + ce.FRUITS  # the sampled games, and the 80 greedy ones that measured the catch rate
         history.append(reinforce_row(number, rewards, catches, games, start))
-        status = "solved" if catches == ce.FRUITS else "interrupted" if stop and stop.requested else status
-        done = status != "limit" or games >= config.compare_games
-        progress(history, done)
-        if done:
+        status = "solved" if catches == ce.FRUITS else status
+        done = status == "solved" or training_games(history) >= config.compare_games
+        progress(history, done)  # (a Deadline hears this row before it is asked)
+        if not done and stop and stop.requested:
+            status, done = "interrupted", True
+        if done:  # as the ES does, the last games' update is not taken: the network is the one measured
+            ce.set_flat_weights(learner.model, weights)
             break
     return ce.TrainingResult(learner.model, history, status)
 
@@ -339,31 +402,40 @@ def train_reinforce(config, progress=None, stop=None, learner=None):
 """
 ## Side by side
 
-`race` trains both learners from the same initial weights under the same budget of games
-and of wall-clock time; `compare` tabulates what each needed to reach 80 out of 80 and plots
-their exact catch rates on shared axes.
+`race` trains both learners from the same initial weights, each within the same budget: a
+number of games to learn from (the games that measure a learner's exact catch rate, 80 per
+generation or update, are not counted for either). A clock is kept only as a safety cap, and
+when it is what stopped a learner, the study says so. `compare` tabulates what each needed to
+reach 80 out of 80 and plots their exact catch rates on shared axes.
 """
 
 
 # %%
 class Deadline:
-    """A stop request that comes by itself: `seconds` from now, or once `games` games are played.
+    """A stop request that comes by itself, and why: the games budget is spent ("games"), the learner
+    reached `target` catches, the best its game allows ("best possible"), or `seconds` passed ("clock").
 
     It is also the learner's progress function (passing each row on to `show`): that is how it
     hears how many games have been played.
     """
 
-    def __init__(self, seconds, games=None, show=None):
-        self.end, self.games, self.played, self.show = time.perf_counter() + seconds, games, 0, show
+    def __init__(self, games, seconds, target=ce.FRUITS, show=None):
+        self.games, self.end, self.target, self.show = games, time.perf_counter() + seconds, target, show
+        self.played, self.catches = 0, 0
 
     def __call__(self, history, done):
-        self.played = history[-1]["games"]
+        self.played, self.catches = training_games(history), round(history[-1]["catch_rate"] * ce.FRUITS)
         if self.show:
             self.show(history, done)
 
     @property
+    def why(self):
+        return ("best possible" if self.catches >= self.target else "games" if self.played >= self.games else
+                "clock" if time.perf_counter() > self.end else "")
+
+    @property
     def requested(self):
-        return time.perf_counter() > self.end or (self.games is not None and self.played >= self.games)
+        return bool(self.why)
 
 
 def es_player(config):
@@ -371,17 +443,44 @@ def es_player(config):
     return ce.play_here(ce.make_player(ce.build_policy(config.hidden_units), game_of(config)))
 
 
-def race(config, play_generation=None, learner=None, show=True):
-    """Both learners on the run's game from the same initial weights, each within the budget of games and seconds.
+def without_restarts(config):
+    """The ES's settings with its restarts turned off: a patience no run reaches."""
+    return dataclasses.replace(config, patience=sys.maxsize)
 
-    `play_generation` and `learner`, built once for the game, spare compiling them again for every seed.
+
+class Run(NamedTuple):
+    result: object  # catch_es.TrainingResult
+    why: str  # "solved", or what stopped it: "games", "clock", "best possible"
+
+
+def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS, watch=None, no_restarts_too=False):
+    """Both learners on the run's game from the same initial weights, each within the budget: {name: Run}.
+
+    `play_generation` and `learner`, built once for the game, spare compiling them again for every seed;
+    `watch(name, catches, weights)` sees each generation's or update's network; `no_restarts_too` also runs
+    the ES without restarts, as "ES, no restarts".
     """
-    games_per_generation = (config.population_size + 1) * ce.FRUITS  # the most generations the games allow
-    es_config = dataclasses.replace(config, generations=-(-config.compare_games // games_per_generation))
+    play_generation = play_generation or es_player(config)
     quiet = None if show else (lambda history, done: None)
-    budget = Deadline(config.compare_seconds, config.compare_games, quiet or ce.Progress(es_config))
-    return {"ES": ce.train(es_config, budget, stop=budget, play_generation=play_generation or es_player(config)),
-            "REINFORCE": train_reinforce(config, quiet, Deadline(config.compare_seconds), learner)}
+    es_configs = {"ES": config, **({"ES, no restarts": without_restarts(config)} if no_restarts_too else {})}
+    runs = {}
+    for name, es_config in es_configs.items():
+        def play(strategy, name=name):
+            catches, rewards = play_generation(strategy)
+            if watch:
+                watch(name, catches, strategy.theta)
+            return catches, rewards
+
+        # Enough generations for the budget of games at the first population: the games run out first.
+        es_config = dataclasses.replace(es_config, generations=config.compare_games // (
+            config.population_size * ce.FRUITS) + 2)
+        budget = Deadline(config.compare_games, config.compare_seconds, target, quiet or ce.Progress(es_config))
+        result = ce.train(es_config, budget, stop=budget, play_generation=play)
+        runs[name] = Run(result, "solved" if result.status == "solved" else budget.why or "games")
+    budget = Deadline(config.compare_games, config.compare_seconds, target, quiet)
+    result = train_reinforce(config, budget, budget, learner, watch and functools.partial(watch, "REINFORCE"))
+    runs["REINFORCE"] = Run(result, "solved" if result.status == "solved" else budget.why or "games")
+    return runs
 
 
 # %%
@@ -406,14 +505,14 @@ def plot_curves(curves, path, title):
 
 # %%
 def compare(config, folder):
-    results = race(config)
+    results = {name: run.result for name, run in race(config).items()}
     rows = []
     for name, result in results.items():
         last = result.history[-1]
         solved = result.status == "solved"
-        rows.append(dict(learner=name, solved=solved, games=last["games"] if solved else "", seconds=last["seconds"]
-                         if solved else "", backprop_gradients=len(result.history) if name == "REINFORCE" else 0,
-                         final_catches=round(last["catch_rate"] * ce.FRUITS)))
+        rows.append(dict(learner=name, solved=solved, games=training_games(result.history) if solved else "",
+                         seconds=last["seconds"] if solved else "", backprop_gradients=len(result.history) if
+                         name == "REINFORCE" else 0, final_catches=round(last["catch_rate"] * ce.FRUITS)))
         ce.save_history(result.history, folder / f"{name.lower()}_history.csv")
     ce.save_history(rows, folder / "comparison.csv")
     print(f"\n{'learner':<10}  {'games until solved':>18}  {'seconds until solved':>20}  "
@@ -433,62 +532,93 @@ def compare(config, folder):
 """
 ## Measuring the claims
 
-`python es_vs_rl.py claims` trains both learners on seven games (longer games, M = 1, 2, 4,
-8; action repeat K = 2, 3, and K = 9 as a control), 10 seeds each, within one budget per
-learner and seed of 3,000,000 games and 30 seconds. Each game's player and update are compiled
-once and reused across seeds, and the seconds start after compiling. It also estimates each
-learner's gradient 40 times (REINFORCE) or 800 times (the ES, whose estimates are cheap and
-whose signal is faint) at each of 4 initial networks, from 4,000 games per estimate, and
-reports the signal-to-noise ratio `|E g|² / trace Cov g` (median over the networks).
+`python es_vs_rl.py claims` trains the learners on nine games (catch_es's; longer games with
+M = 2, 4, 8, with slack and, for M = 4 and 8, without; action repeat K = 2, 3, and K = 9 as a
+control), 30 seeds each. The rules of the measurement, chosen so that it favours neither:
+
+* **One budget, in games, for every learner and seed**: 3,000,000 games to learn from. The 80
+  games per generation or update that measure a learner's exact catch rate count for neither.
+  A clock of 600 s per run is only a safety cap; a run it stops is marked "clock".
+* **Compiling is not timed.** Each game's players, for every population a restart can reach,
+  and REINFORCE's update are compiled before the first seed; the seconds count learning only.
+* **Both learners tuned, on other seeds.** The ES's settings come from a 100-seed sweep on
+  catch_es's game (`benchmarks/sweep.py`); REINFORCE's from the sweep of `python es_vs_rl.py
+  tune` (learning rate, games per start state, entropy bonus) on seeds 100 to 104, two games.
+* **The ES with and without restarts**, both rows shown, restarts counted per seed, so that
+  "the same initial weights" is true of the row without them.
+* **A game with no policy that catches every fruit** (K = 9, at most 60/80) ends a run when it
+  reaches the best possible, "best possible", instead of burning the budget.
+* **Each as what it is**: the greedy catch rate for every learner (that is how both are
+  judged), and for REINFORCE also the expected catch rate of the sampled policy it trains.
+* **Intervals**: Wilson 95% intervals on the fraction of seeds solved, bootstrap 95%
+  intervals on medians (an unsolved seed counts as never, so a median can be "never").
+
+It also measures the gradients' noise: at initial networks and at a plateau (the last
+network of a run that sat at 78 or 79 of 80, from a seed that stalled there if one did), three
+estimates of a gradient, each many times over: the ES's raw mirrored estimate from 4,000
+games, the centred-rank update the ES trains with (its population of 100, 8,000 games), and
+REINFORCE's from 4,000 games. It reports each one's signal-to-noise ratio `|E g|² / trace Cov g`.
 """
 
 
 # %%
-HORIZONS = [(1, 1), (2, 1), (4, 1), (8, 1)]  # (fall_every M, action_repeat K): T = 9, 18, 36, 72
-REPEATS = [(1, 2), (1, 3), (1, 9)]  # K = 9: one decision per game, the control
-LEARNERS = ("ES", "REINFORCE")
+HORIZONS = [(1, 1, True), (2, 1, True), (4, 1, True), (8, 1, True)]  # (fall_every M, action_repeat K, slack)
+NO_SLACK = [(4, 1, False), (8, 1, False)]  # T = 36 and 72 steps with 9 moves that count
+REPEATS = [(1, 2, True), (1, 3, True), (1, 9, True)]  # K = 9: one decision per game, the control
+LEARNERS = ("ES", "ES, no restarts", "REINFORCE")
+ESTIMATORS = ("ES, raw", "ES, centred ranks", "REINFORCE")
 
 
 def parse_games(text):
-    """'1x1,8x1,1x3' -> [(1, 1), (8, 1), (1, 3)]"""
-    try:
-        games = [tuple(int(number) for number in item.split("x")) for item in text.split(",")]
-    except ValueError:
-        games = [()]
-    if not all(len(game) == 2 and min(game) >= 1 for game in games):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected MxK pairs such as 1x1,8x1,1x3")
+    """'1x1,8x1,8x1noslack,1x3' -> [(1, 1, True), (8, 1, True), (8, 1, False), (1, 3, True)]"""
+    games = []
+    for item in text.split(","):
+        slack = not item.endswith("noslack")
+        try:
+            fall_every, action_repeat = (int(number) for number in item.removesuffix("noslack").split("x"))
+        except ValueError:
+            fall_every = action_repeat = 0
+        if min(fall_every, action_repeat) < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected MxK pairs such as 1x1,8x1,8x1noslack,1x3")
+        games.append((fall_every, action_repeat, slack))
     return games
 
 
+def game_name(fall_every, action_repeat, slack):
+    return f"M={fall_every}, K={action_repeat}" + ", no slack" * (not slack)
+
+
 # %%
-def parse_claims_args(argv=None):
-    parser = argparse.ArgumentParser(prog="es_vs_rl.py claims", description="Measure the notes' claims: both "
+def parse_claims_args(argv=None, prog="claims"):
+    parser = argparse.ArgumentParser(prog=f"es_vs_rl.py {prog}", description="Measure the notes' claims: the "
                                      "learners on several games and seeds, and the noise of their gradients.")
     parser.error = ce.usage_error  # one line, exit status 2
-    parser.add_argument("--quick", action="store_true", help="3 seeds, 10 s, a smaller noise sample")
-    parser.add_argument("--seeds", type=int, help="seeds 0 .. N-1 per game (default 10; --quick 3)")
-    parser.add_argument("--games", type=int, default=3_000_000, help="games each learner may play per seed")
-    parser.add_argument("--seconds", type=float, help="seconds each learner may take per seed (default 30; --quick 10)")
-    parser.add_argument("--snr-games", type=int, default=4_000, help="games behind each gradient estimate")
-    parser.add_argument("--snr-repeats", type=int, help="REINFORCE's estimates per initial network (default 40; "
-                        "--quick 16)")
-    parser.add_argument("--es-snr-repeats", type=int, help="the ES's estimates per initial network (default 800; "
-                        "--quick 200): its signal is ten thousand times fainter, and its estimates cheaper")
-    parser.add_argument("--snr-networks", type=int, help="initial networks, seeds 0 .. N-1 (default 4; --quick 2)")
-    parser.add_argument("--settings", type=parse_games, default=HORIZONS + REPEATS, metavar="MxK,...",
-                        help="the games to measure (default: 1x1,2x1,4x1,8x1,1x2,1x3,1x9)")
+    parser.add_argument("--quick", action="store_true", help="fewer seeds and games, a smaller budget and noise "
+                        "sample: a few minutes")
+    parser.add_argument("--seeds", type=int, help="seeds 0 .. N-1 per game (default 30; --quick 2)")
+    parser.add_argument("--games", type=int, help="games each learner may play to learn, per seed (default "
+                        "3,000,000; --quick 300,000)")
+    parser.add_argument("--seconds", type=float, default=600.0, help="safety cap on each run's seconds")
+    parser.add_argument("--snr-games", type=int, default=4_000, help="games behind each raw gradient estimate")
+    parser.add_argument("--snr-repeats", type=int, help="REINFORCE's estimates per network (default 40; --quick 8)")
+    parser.add_argument("--es-snr-repeats", type=int, help="the ES's estimates per network (default 400; --quick "
+                        "40): its signal is fainter, its estimates cheaper")
+    parser.add_argument("--snr-networks", type=int, help="initial networks, seeds 0 .. N-1 (default 3; --quick 1)")
+    parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games to measure (default: "
+                        "1x1,2x1,4x1,8x1,4x1noslack,8x1noslack,1x2,1x3,1x9; --quick 1x1,4x1noslack,1x9)")
     parser.add_argument("--out", help="folder for the CSV files and plots (default: benchmarks/claims, with --quick "
                         "runs/claims-quick, so that a quick try never writes over the committed results)")
-    parser.add_argument("--plot-only", action="store_true", help="draw the plots again from --out's CSV files "
-                        "(give the run's --games and --snr-games)")
+    parser.add_argument("--plot-only", action="store_true", help="draw the plots again from --out's CSV files")
     args = parser.parse_args(argv)
     quick = args.quick
     args.out = args.out or ("runs/claims-quick" if quick else "benchmarks/claims")
-    args.seeds = args.seeds or (3 if quick else 10)
-    args.seconds = args.seconds or (10.0 if quick else 30.0)
-    args.snr_repeats = args.snr_repeats or (16 if quick else 40)
-    args.es_snr_repeats = args.es_snr_repeats or (200 if quick else 800)
-    args.snr_networks = args.snr_networks or (2 if quick else 4)
+    args.seeds = args.seeds or (2 if quick else 30)
+    args.games = args.games or (300_000 if quick else 3_000_000)
+    args.snr_repeats = args.snr_repeats or (8 if quick else 40)
+    args.es_snr_repeats = args.es_snr_repeats or (40 if quick else 400)
+    args.snr_networks = args.snr_networks or (1 if quick else 3)
+    args.settings = args.settings or (parse_games("1x1,4x1noslack,1x9") if quick else HORIZONS + NO_SLACK +
+                                      REPEATS)
     if min(args.seeds, args.games, args.seconds, args.snr_networks) <= 0 or min(args.snr_repeats,
                                                                                args.es_snr_repeats) < 2:
         parser.error("--seeds, --games, --seconds, --snr-networks must be > 0, --snr-repeats and --es-snr-repeats >= 2")
@@ -496,45 +626,88 @@ def parse_claims_args(argv=None):
         parser.error(f"--snr-games must be at least {2 * ce.FRUITS}: one mirrored pair of candidates")
     return args
 
+
+# %% [markdown]
+"""
+### Intervals
+
+A fraction of seeds solved gets Wilson's 95% interval (sound for small counts and for 0 or
+all solved); a median gets the 2.5th and 97.5th percentiles of the medians of 2,000
+resamples of the seeds, with replacement (the bootstrap). With 30 seeds, 27/30 solved is
+0.74 to 0.97: two learners' fractions are told apart only when the intervals barely overlap.
+"""
+
+
+# %%
+def wilson(solved, seeds, z=1.96):
+    """Wilson's 95% interval for a fraction solved/seeds: (low, high)."""
+    share, spread = solved / seeds, z * z / seeds
+    middle = (share + spread / 2) / (1 + spread)
+    half = z * math.sqrt(share * (1 - share) / seeds + spread / seeds / 4) / (1 + spread)
+    return max(0.0, middle - half), min(1.0, middle + half)
+
+
+def median_interval(values, resamples=2_000, seed=0):
+    """The median of values (inf: never) and its bootstrap 95% interval: (median, low, high)."""
+    values = np.asarray(values, dtype="float64")
+    picks = np.random.default_rng(seed).integers(len(values), size=(resamples, len(values)))
+    medians = np.sort(values[picks], axis=1)[:, (len(values) - 1) // 2]  # the lower median: never inf from halves
+    low, high = np.quantile(medians, [0.025, 0.975], method="inverted_cdf")
+    return float(np.sort(values)[(len(values) - 1) // 2]), float(low), float(high)
+
+
 def summary(values):
-    """Median of values in which an unsolved run counts as never (inf)."""
-    middle = statistics.median(values)
-    return "never" if middle == math.inf else f"{middle:,.0f}" if middle >= 100 else f"{middle:.1f}"
+    """'median [low, high]', an unsolved run counting as never."""
+    show = lambda v: "never" if v == math.inf else f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+    middle, low, high = median_interval(values)
+    return f"{show(middle)} [{show(low)}, {show(high)}]"
 
 
 # %%
 class Game:
-    """One game's compiled ES player and REINFORCE learner, and its gradient estimators."""
+    """One game's compiled ES player and REINFORCE learner, and its gradient estimators; compiled up front."""
 
     def __init__(self, config, snr_games):
         start = time.perf_counter()
         self.config = config
+        tf.get_logger().setLevel("ERROR")  # compiling for every population is meant: no warning about retracing
         model = ce.build_policy(config.hidden_units)
         self.player = ce.make_player(model, game_of(config))
         self.learner = Reinforce(config)
         self.learner.update(np.zeros((ce.GAME_LENGTH * config.fall_every, 2), "int32"))  # compile it now
-        self.player(np.zeros((config.population_size + 1, len(ce.flatten_weights(model))), "float32"))
+        size = len(ce.flatten_weights(model))
+        for population in sorted({ce.population_of(config, restarts) for restarts in range(64)}):
+            self.player(np.zeros((population + 1, size), "float32"))  # every population a restart can reach
         gradient = reinforce_gradient(self.learner.model, config, snr_games // ce.FRUITS)
         self.reinforce_gradient = tf.function(jit_compile=True)(
             lambda seeds: ops.concatenate([ops.reshape(g, [-1]) for g in gradient(seeds)[0]]))
         self.pairs = snr_games // (2 * ce.FRUITS)
+        self.strategy = ce.EvolutionStrategy(np.zeros(size, "float32"), config.population_size, config.sigma,
+                                             config.learning_rate, config.weight_decay)
         self.compile_seconds = time.perf_counter() - start
 
-    def race(self, seed):
-        return race(dataclasses.replace(self.config, seed=seed), ce.play_here(self.player), self.learner, show=False)
+    def race(self, seed, target=ce.FRUITS, watch=None):
+        return race(dataclasses.replace(self.config, seed=seed), ce.play_here(self.player), self.learner,
+                    show=False, target=target, watch=watch, no_restarts_too=True)
 
-    def es_gradient(self, theta, seed, repeat):
+    def es_raw(self, theta, seed, repeat):
         """The ES's estimate from `pairs` mirrored pairs: sum over pairs of (R+ - R-) / (2 sigma) n, averaged."""
         noise = np.random.default_rng([seed, repeat]).standard_normal((self.pairs, len(theta)), dtype="float32")
         rewards = self.player(ce.mirrored(theta, self.config.sigma, noise)).mean(axis=1, dtype="float64")
         return (rewards[0::2] - rewards[1::2]) / (2 * self.config.sigma) @ noise / self.pairs
+
+    def es_centred(self, theta, seed, repeat):
+        """The update the ES trains with: `tell`'s centred-rank gradient, from one generation at theta."""
+        self.strategy.variable.assign(theta)
+        self.strategy.generation = seed * 1_000_000 + repeat  # fresh noise for every estimate
+        _, rewards = ce.play_here(self.player)(self.strategy)
+        return self.strategy.tell(rewards)  # (its Adam step moves theta; the next estimate puts it back)
 
     def reinforce_estimate(self, theta, seed, repeat):
         ce.set_flat_weights(self.learner.model, theta)
         steps = ce.GAME_LENGTH * self.config.fall_every
         seeds = np.array([[seed, repeat * steps + t] for t in range(steps)], "int32")
         return self.reinforce_gradient(seeds).numpy().astype("float64")
-
 
 
 def signal_and_noise(estimates):
@@ -549,52 +722,88 @@ def signal_and_noise(estimates):
 
 
 # %%
-def measure(game, args):
-    M, K = game.config.fall_every, game.config.action_repeat
-    runs = []
+class Plateaus:
+    """For each learner, the last network of a run that sat one or two catches short of `target`, preferring a
+    run that stalled there: `watch` sees every network, `keep` closes a seed's run."""
+
+    def __init__(self, target):
+        self.target, self.found, self.latest = target, {}, {}
+
+    def watch(self, learner, catches, weights):
+        if self.target - 2 <= catches < self.target:
+            self.latest[learner] = (catches, np.array(weights))
+
+    def keep(self, learner, seed, solved):
+        if learner in self.latest and (learner not in self.found or self.found[learner][1] and not solved):
+            catches, weights = self.latest[learner]
+            self.found[learner] = (seed, solved, catches, weights)
+        self.latest.pop(learner, None)
+
+
+def measure_runs(game, args, target):
+    M, K, slack = game.config.fall_every, game.config.action_repeat, game.config.slack
+    runs, plateaus = [], Plateaus(target)
     for seed in range(args.seeds):
-        for learner, result in game.race(seed).items():
-            last = result.history[-1]
-            solved = result.status == "solved"
-            runs.append(dict(fall_every=M, action_repeat=K, steps=ce.GAME_LENGTH * M, seed=seed, learner=learner,
-                             solved=solved, games=last["games"] if solved else math.inf,
-                             seconds=last["seconds"] if solved else math.inf, played=last["games"],
-                             gradients=len(result.history) if learner == "REINFORCE" else 0,
-                             final_catches=round(last["catch_rate"] * ce.FRUITS)))
-        print(f"  seed {seed}: " + ", ".join(f"{run['learner']} {'solved' if run['solved'] else 'not solved'} "
-                                             f"({run['final_catches']}/80)" for run in runs[-2:]), flush=True)
-    snr = []
-    for network in range(args.snr_networks):
-        ce.keras.utils.set_random_seed(network)
-        theta = ce.flatten_weights(ce.build_policy(game.config.hidden_units))
-        for learner, estimate, repeats in (("ES", game.es_gradient, args.es_snr_repeats),
-                                           ("REINFORCE", game.reinforce_estimate, args.snr_repeats)):
-            estimates = [estimate(theta, network, repeat) for repeat in range(repeats)]
-            signal, noise = signal_and_noise(estimates)
-            snr.append(dict(fall_every=M, action_repeat=K, steps=ce.GAME_LENGTH * M, network=network,
-                            learner=learner, estimates=len(estimates), games=args.snr_games, signal=signal,
-                            noise=noise, snr=signal / noise))
-    return runs, snr
+        for learner, (result, why) in game.race(seed, target, plateaus.watch).items():
+            history, solved = result.history, why in ("solved", "best possible")
+            plateaus.keep(learner, seed, solved)
+            runs.append(dict(fall_every=M, action_repeat=K, slack=slack, steps=ce.GAME_LENGTH * M, seed=seed,
+                             learner=learner, solved=solved, why=why, target=target,
+                             games=training_games(history) if solved else math.inf,
+                             seconds=history[-1]["seconds"] if solved else math.inf,
+                             played=training_games(history), seconds_played=history[-1]["seconds"],
+                             updates=len(history), restarts=history[-1].get("restarts", 0),
+                             final_catches=round(history[-1]["catch_rate"] * ce.FRUITS),
+                             sampled_catch_rate=round(sampled_catch_rate(result.model, game.config), 4)
+                             if learner == "REINFORCE" else ""))
+        print(f"  seed {seed}: " + ", ".join(f"{run['learner']} {run['why']} ({run['final_catches']}/80)"
+                                             for run in runs[-len(LEARNERS):]), flush=True)
+    return runs, plateaus.found
+
+
+def measure_noise(game, args, plateaus):
+    M, K, slack = game.config.fall_every, game.config.action_repeat, game.config.slack
+    networks = []
+    for seed in range(args.snr_networks):
+        ce.keras.utils.set_random_seed(seed)
+        networks.append((f"initial, seed {seed}", "initial", ce.flatten_weights(ce.build_policy(
+            game.config.hidden_units))))
+    for learner, (seed, solved, catches, weights) in plateaus.items():
+        if learner != "ES, no restarts":
+            networks.append((f"{learner} at {catches}/80, seed {seed}" + " (stalled)" * (not solved), "plateau",
+                             weights))
+    rows = []
+    for number, (network, where, theta) in enumerate(networks):
+        for estimator, estimate, repeats, games in (
+                ("ES, raw", game.es_raw, args.es_snr_repeats, 2 * game.pairs * ce.FRUITS),
+                ("ES, centred ranks", game.es_centred, args.es_snr_repeats, game.config.population_size * ce.FRUITS),
+                ("REINFORCE", game.reinforce_estimate, args.snr_repeats, args.snr_games)):
+            signal, noise = signal_and_noise([estimate(theta, number, repeat) for repeat in range(repeats)])
+            rows.append(dict(fall_every=M, action_repeat=K, slack=slack, steps=ce.GAME_LENGTH * M, network=network,
+                             where=where, estimator=estimator, estimates=repeats, games=games, signal=signal,
+                             noise=noise, snr=signal / noise))
+    return rows
 
 
 
 # %%
-def print_table(game, verdict, runs, snr, args):
-    M, K = game.config.fall_every, game.config.action_repeat
-    decisions = -(-ce.GAME_LENGTH * M // K)
-    print(f"\n{verdict}\n  T = {ce.GAME_LENGTH * M} steps, {decisions} decision{'s' * (decisions > 1)} per game; "
-          f"compiled in {game.compile_seconds:.1f} s (not counted below)")
-    print(f"  {'learner':<10} {'solved':>7} {'median games to 80/80':>22} {'median s to 80/80':>18} "
-          f"{'gradients':>10} {'median final':>13} {'SNR of a gradient':>18} {'its trace Cov':>14}")
+def print_table(name, verdict, compile_seconds, runs, snr):
+    print(f"\n{name}: {verdict}\n  compiled in {compile_seconds:.1f} s before the first seed (not counted)")
+    print(f"  {'learner':<16} {'solved [95% CI]':>20} {'median games to learn [95% CI]':>36} "
+          f"{'median s':>9} {'restarts':>8} {'stopped by':>22} {'sampled':>8}")
     for learner in LEARNERS:
         mine = [run for run in runs if run["learner"] == learner]
-        ratios = [row["snr"] for row in snr if row["learner"] == learner]
-        noises = [row["noise"] for row in snr if row["learner"] == learner]
-        print(f"  {learner:<10} {sum(run['solved'] for run in mine):>4}/{len(mine):<2} "
-              f"{summary([run['games'] for run in mine]):>22} {summary([run['seconds'] for run in mine]):>18} "
-              f"{statistics.median(run['gradients'] for run in mine):>10,.0f} "
-              f"{statistics.median(run['final_catches'] for run in mine):>10.0f}/80 "
-              f"{statistics.median(ratios):>18.2e} {statistics.median(noises):>14.3g}")
+        solved, low, high = sum(run["solved"] for run in mine), *wilson(sum(run["solved"] for run in mine), len(mine))
+        stops = {why: sum(run["why"] == why for run in mine) for why in ("games", "clock")}
+        sampled = [run["sampled_catch_rate"] for run in mine if run["sampled_catch_rate"] != ""]
+        print(f"  {learner:<16} {solved:>3}/{len(mine):<3}[{low:.2f}, {high:.2f}] "
+              f"{summary([run['games'] for run in mine]):>36} {summary([run['seconds'] for run in mine]).split()[0]:>9} "
+              f"{sum(run['restarts'] for run in mine):>8} "
+              f"{', '.join(f'{n} {why}' for why, n in stops.items() if n) or '-':>22} "
+              f"{f'{statistics.median(sampled):.3f}' if sampled else '':>8}")
+    for row in snr:
+        print(f"  SNR of {row['estimator']:<18} at {row['network']:<36} {row['snr']:10.2e}  "
+              f"(trace Cov {row['noise']:.3g}, {row['estimates']} estimates of {row['games']:,} games)")
 
 
 # %%
@@ -606,88 +815,89 @@ def log_axes(axes, label, ticks):
     axes.grid(alpha=0.3)
 
 
-SIDES = [("steps", "game length T (steps; --fall-every M = T / 9)", lambda r: r["action_repeat"] == 1),
+SIDES = [("steps", "game length T (steps; M = T / 9), with slack", lambda r: r["action_repeat"] == 1 and r["slack"]),
+         ("steps", "game length T without slack (9 moves count)", lambda r: r["action_repeat"] == 1 and (
+             not r["slack"] or r["fall_every"] == 1)),
          ("action_repeat", "action repeat K (steps each decision is held)", lambda r: r["fall_every"] == 1)]
-COLOURS = {"ES": "tab:blue", "REINFORCE": "tab:orange"}
+COLOURS = {"ES": "tab:blue", "ES, no restarts": "tab:green", "REINFORCE": "tab:orange"}
+OFFSETS = {"ES": 0.92, "ES, no restarts": 1.0, "REINFORCE": 1.08}  # keep the learners' dots apart
+STOPPED = {"games": "x", "clock": "v"}  # how an unsolved run is drawn, at the games it played
 
 
 # %%
-def plot_games(runs, verdicts, args, out):
-    """Games to 80/80 against T and against K."""
-    figure = Figure(figsize=(11, 4.5), layout="constrained")
-    ceiling = args.games * 1.6  # where unsolved runs are drawn
-    for axes, (x, label, keep) in zip(figure.subplots(1, 2, sharey=True), SIDES):
+def plot_games(runs, args, out):
+    """Per game variant: games to learn until 80/80, per seed and median with its interval; unsolved runs drawn
+    at the games they played, marked by what stopped them; and the fraction of seeds solved with its interval."""
+    figure = Figure(figsize=(15, 8), layout="constrained")
+    panels = figure.subplots(2, len(SIDES), sharey="row", height_ratios=[2, 1])
+    for column, (x, label, keep) in enumerate(SIDES):
+        axes, shares = panels[0, column], panels[1, column]
         for learner in LEARNERS:
             mine = [run for run in runs if run["learner"] == learner and keep(run)]
             xs = sorted({run[x] for run in mine})
             if not xs:
                 continue
-            offset = 0.94 if learner == "ES" else 1.06  # keep the two learners' dots apart
-            axes.scatter([run[x] * offset for run in mine if run["solved"]],
-                         [run["games"] for run in mine if run["solved"]], s=12, alpha=0.4, color=COLOURS[learner])
-            lost = [run[x] * offset for run in mine if not run["solved"]]
-            axes.scatter(lost, [ceiling] * len(lost), marker="x", color=COLOURS[learner])
-            for value in xs:  # how many seeds each cross stands for
-                count = sum(not run["solved"] for run in mine if run[x] == value)
-                if count:
-                    axes.annotate(f"{count}/{sum(run[x] == value for run in mine)}", (value * offset, ceiling),
-                                  xytext=(-10 if learner == "ES" else 10, -12), textcoords="offset points",
-                                  ha="center", fontsize="x-small", color=COLOURS[learner])
-            medians = [(value, statistics.median(run["games"] for run in mine if run[x] == value)) for value in xs]
-            medians = [(value, median) for value, median in medians if median < math.inf]  # unsolved: no median
-            axes.plot(*zip(*medians) if medians else ([], []), "-o", color=COLOURS[learner],
-                      label=f"{learner}: median over seeds (dots: each seed)")
+            at = functools.partial(np.multiply, OFFSETS[learner])
+            done = [run for run in mine if run["solved"]]
+            axes.scatter([at(run[x]) for run in done], [run["games"] for run in done], s=10, alpha=0.35,
+                         color=COLOURS[learner])
+            for why, marker in STOPPED.items():
+                lost = [run for run in mine if run["why"] == why]
+                axes.scatter([at(run[x]) for run in lost], [run["played"] for run in lost], marker=marker, s=30,
+                             color=COLOURS[learner], label=f"{learner}: not solved, stopped by the "
+                             f"{'games budget' if why == 'games' else 'clock'}" if lost else None)
+            intervals = [(value, *median_interval([run["games"] for run in mine if run[x] == value])) for value in xs]
+            shown = [(value, middle, low, high) for value, middle, low, high in intervals if middle < math.inf]
+            if shown:
+                value, middle, low, high = (np.array(column) for column in zip(*shown))
+                high = np.minimum(high, args.games * 3)  # an interval that reaches "never": drawn up to the top
+                axes.errorbar(at(value), middle, yerr=[middle - low, high - middle], fmt="-o", capsize=3,
+                              color=COLOURS[learner], label=f"{learner}: median, 95% interval (dots: each seed)")
+            fractions = [(value, sum(run["solved"] for run in mine if run[x] == value),
+                          sum(run[x] == value for run in mine)) for value in xs]
+            value, middle, low, high = (np.array(column) for column in zip(*[
+                (value, k / n, *wilson(k, n)) for value, k, n in fractions]))
+            shares.errorbar(at(value), middle, yerr=[middle - low, high - middle], fmt="-o", capsize=3,
+                            color=COLOURS[learner], label=learner)
         axes.axhline(args.games, color="grey", linestyle=":", label=f"budget: {args.games:,} games")
-        axes.text(0.02, ceiling, "x: seeds not solved within the budget", transform=axes.get_yaxis_transform(),
-                  va="bottom", fontsize="small")
-        log_axes(axes, label, sorted({run[x] for run in runs if keep(run)}))
-        axes.legend(fontsize="small", loc="lower right", bbox_to_anchor=(1, 0.2))
-    figure.axes[0].set_ylabel("games played until 80/80 (log scale)")
-    unwinnable = [name for name, verdict in verdicts.items() if "no policy" in verdict]
-    figure.suptitle("Games each learner needed to catch every fruit, per game variant" +
-                    (f"\n(no policy can catch every fruit in {', '.join(unwinnable)})" if unwinnable else ""))
+        ticks = sorted({run[x] for run in runs if keep(run)})
+        log_axes(axes, "", ticks)
+        shares.set(xscale="log", xlabel=label, ylim=(-0.05, 1.05))
+        shares.xaxis.set_minor_locator(NullLocator())
+        shares.set_xticks(ticks or [1], [str(tick) for tick in ticks or [1]])
+        shares.grid(alpha=0.3)
+    panels[0, 0].set_ylabel("games played to learn until 80/80\n(log scale; crosses: where unsolved runs stopped)")
+    panels[1, 0].set_ylabel("fraction of seeds solved\n(Wilson 95% interval)")
+    panels[0, 0].legend(fontsize="x-small", loc="lower left")
+    panels[1, 0].legend(fontsize="x-small", loc="lower left")
+    figure.suptitle(f"Games each learner needed to catch every fruit ({args.seeds} seeds per game; K = 9: the best "
+                    "possible, 60/80, counts as solved)")
     ce.write_atomically(out / "claims_games.png", figure.savefig)
+    return figure
 
 
 # %%
-def plot_snr(snr, args, out):
-    """The gradient's signal-to-noise ratio against T and K, and its noise against T."""
-    figure = Figure(figsize=(15, 4.8), layout="constrained")
-    panels = figure.subplots(1, 3)
-    panels[1].sharey(panels[0])
-    for axes, (x, label, keep) in zip(panels, SIDES):
-        for learner in LEARNERS:
-            mine = [row for row in snr if row["learner"] == learner and keep(row)]
-            xs = sorted({row[x] for row in mine})
-            if not xs:
-                continue
-            axes.scatter([row[x] for row in mine], [max(row["snr"], 1e-6) for row in mine], s=12, alpha=0.4,
-                         color=COLOURS[learner])
-            axes.plot(xs, [max(statistics.median(row["snr"] for row in mine if row[x] == value), 1e-6)
-                           for value in xs], "-o", color=COLOURS[learner],
-                      label=f"{learner}: median over initial networks (dots: each)")
-        log_axes(axes, label, sorted({row[x] for row in snr if keep(row)}))
-        axes.legend(fontsize="small")
-    panels[0].set_ylabel("signal-to-noise ratio of one gradient estimate\n|E g|² / trace Cov g (log scale; "
-                         "≤ 0, lost in the noise: at 1e-6)")
-    # The paper's argument itself: how the noise, trace Cov g, grows with T (relative to the shortest game).
-    axes, (x, label, keep) = panels[2], SIDES[0]
-    for learner in LEARNERS:
-        mine = [row for row in snr if row["learner"] == learner and keep(row)]
-        xs = sorted({row[x] for row in mine})
-        if len(xs) > 1:
-            noise = [statistics.median(row["noise"] for row in mine if row[x] == value) for value in xs]
-            axes.plot(xs, [n / noise[0] for n in noise], "-o", color=COLOURS[learner], label=learner)
-    if xs:
-        axes.plot(xs, [value / xs[0] for value in xs], ":", color="grey", label="proportional to T")
-    log_axes(axes, label, sorted({row[x] for row in snr if keep(row)}))
-    axes.yaxis.set_minor_locator(NullLocator())
-    axes.set_yticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
-    axes.set_ylabel(f"trace Cov g, relative to T = {xs[0] if xs else 9} (log scale)")
-    axes.legend(fontsize="small")
-    figure.suptitle(f"How noisy each learner's gradient is at the initial weights, from {args.snr_games:,} games "
-                    "per estimate")
+def plot_snr(snr, out):
+    """Each estimator's signal-to-noise ratio per game, at the initial networks and at the plateaus."""
+    games = sorted({(row["fall_every"], row["action_repeat"], row["slack"]) for row in snr},
+                   key=lambda game: (game[1], not game[2], game[0]))
+    figure = Figure(figsize=(13, 4.8), layout="constrained")
+    axes = figure.subplots()
+    for number, estimator in enumerate(ESTIMATORS):
+        for where, marker in (("initial", "o"), ("plateau", "D")):
+            points = [(games.index((row["fall_every"], row["action_repeat"], row["slack"])) + 0.25 * (number - 1),
+                       max(row["snr"], 1e-7)) for row in snr if row["estimator"] == estimator and row["where"] == where]
+            if points:
+                axes.scatter(*zip(*points), marker=marker, s=28, alpha=0.7, color=list(COLOURS.values())[number],
+                             label=f"{estimator}, at {'initial networks' if where == 'initial' else 'a plateau'}")
+    axes.set(yscale="log", ylabel="signal-to-noise ratio |E g|² / trace Cov g\n(log scale; ≤ 0: drawn at 1e-7)")
+    axes.set_xticks(range(len(games)), [game_name(*game).replace(", ", "\n") for game in games])
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small", ncols=3, loc="upper left")
+    figure.suptitle("How noisy each gradient estimate is: the ES's raw estimate (4,000 games), the centred-rank "
+                    "update it trains with (8,000), REINFORCE's (4,000)")
     ce.write_atomically(out / "claims_snr.png", figure.savefig)
+    return figure
 
 
 # %%
@@ -696,7 +906,7 @@ def write_csv(rows, path):
 
 
 def read_csv(path):
-    """claims.csv or snr.csv as written, with numbers as numbers and booleans as booleans."""
+    """A study's CSV file as written, with numbers as numbers and booleans as booleans."""
     def value(text):
         if text in ("True", "False"):
             return text == "True"
@@ -705,7 +915,7 @@ def read_csv(path):
                 return kind(text)
             except ValueError:
                 pass
-        return text  # the learner's name
+        return text  # a name, or "" where a column does not apply
 
     with open(path) as file:
         return [{name: value(text) for name, text in row.items()} for row in csv.DictReader(file)]
@@ -713,37 +923,115 @@ def read_csv(path):
 
 # %%
 def claims(argv=None):
-    """`python es_vs_rl.py claims ...`: every game, both learners, several seeds; tables, CSV files, plots."""
+    """`python es_vs_rl.py claims ...`: every game, every learner, many seeds; tables, CSV files, plots."""
     args = parse_claims_args(argv)
     out = Path(args.out)
     if args.plot_only:
-        runs, snr = read_csv(out / "claims.csv"), read_csv(out / "snr.csv")
-        games = sorted({(run["fall_every"], run["action_repeat"]) for run in runs})
-        verdicts = {f"M={m}, K={k}": describe_winnable(m, k) for m, k in games}
-        plot_games(runs, verdicts, args, out)
-        return plot_snr(snr, args, out)
+        plot_games(read_csv(out / "claims.csv"), args, out)
+        return plot_snr(read_csv(out / "snr.csv"), out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"{args.seeds} seeds per game; each learner may play {args.games:,} games and take {args.seconds:g} s per "
-          f"seed; gradient noise from {args.es_snr_repeats} (ES) and {args.snr_repeats} (REINFORCE) estimates of "
-          f"{args.snr_games:,} games at each of {args.snr_networks} initial networks", flush=True)
-    runs, snr, verdicts, start = [], [], {}, time.perf_counter()
-    for M, K in args.settings:
-        config = StudyConfig(fall_every=M, action_repeat=K, compare_games=args.games, compare_seconds=args.seconds,
-                             render=False)
-        name = f"M={M}, K={K}"
-        verdicts[name] = describe_winnable(M, K)
-        print(f"\n{name}: {verdicts[name]}", flush=True)
+    print(f"{args.seeds} seeds per game; each learner may play {args.games:,} games to learn per seed (a safety cap "
+          f"of {args.seconds:g} s); gradient noise from {args.es_snr_repeats} (ES) and {args.snr_repeats} "
+          f"(REINFORCE) estimates at {args.snr_networks} initial networks and at the plateaus", flush=True)
+    runs, snr, start = [], [], time.perf_counter()
+    for M, K, slack in args.settings:
+        config = StudyConfig(fall_every=M, action_repeat=K, slack=slack, compare_games=args.games,
+                             compare_seconds=args.seconds, render=False)
+        answer = winnable(M, K, slack)
+        target = ce.FRUITS - len(answer.lost)  # the most a policy could catch, where every game's fruit is lost
+        verdict = describe_winnable(M, K, slack)
+        print(f"\n{game_name(M, K, slack)}: {verdict}", flush=True)
         game = Game(config, args.snr_games)
-        game_runs, game_snr = measure(game, args)
-        print_table(game, verdicts[name], game_runs, game_snr, args)
+        game_runs, plateaus = measure_runs(game, args, target)
+        game_snr = measure_noise(game, args, plateaus)
+        print_table(game_name(M, K, slack), verdict, game.compile_seconds, game_runs, game_snr)
         runs += game_runs
         snr += game_snr
         write_csv(runs, out / "claims.csv")
         write_csv(snr, out / "snr.csv")
-    plot_games(runs, verdicts, args, out)
-    plot_snr(snr, args, out)
+    plot_games(runs, args, out)
+    plot_snr(snr, out)
     print(f"\nwrote claims.csv, snr.csv, claims_games.png and claims_snr.png to {out}/ "
           f"({time.perf_counter() - start:.0f} s in all)")
+
+
+# %% [markdown]
+"""
+### Tuning REINFORCE, as the ES was tuned
+
+The ES's settings were chosen by a sweep over 100 seeds of catch_es's game
+(`benchmarks/sweep.py`). REINFORCE gets a sweep of its own, declared here and run by `python
+es_vs_rl.py tune`: learning rate 0.003, 0.01 or 0.03; 1 or 4 games per start state in each
+update; an entropy bonus of 0 or 0.01: twelve settings, each on seeds 100 to 104 (none of the
+seeds measured above), on catch_es's game and on action repeat 3 (where REINFORCE stalled in
+an earlier, untuned run), within 1,000,000 games to learn per seed. The best setting solves
+the most seeds, and among those needs the fewest games (the geometric mean of its two medians).
+"""
+
+# %%
+TUNING = {"reinforce_learning_rate": (0.003, 0.01, 0.03), "reinforce_games_per_start": (1, 4),
+          "reinforce_entropy": (0.0, 0.01)}
+
+
+def parse_tune_args(argv=None):
+    parser = argparse.ArgumentParser(prog="es_vs_rl.py tune", description="Sweep REINFORCE's settings on seeds "
+                                     "that the claims do not measure.")
+    parser.error = ce.usage_error  # one line, exit status 2
+    parser.add_argument("--quick", action="store_true", help="2 seeds, catch_es's game, 200,000 games: a minute")
+    parser.add_argument("--first-seed", type=int, default=100, help="the first seed (default 100)")
+    parser.add_argument("--seeds", type=int, help="this many seeds from --first-seed (default 5; --quick 2)")
+    parser.add_argument("--games", type=int, help="games to learn per seed (default 1,000,000; --quick 200,000)")
+    parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games (default 1x1,1x3; "
+                        "--quick 1x1)")
+    parser.add_argument("--out", help="folder for reinforce_sweep.csv (default: benchmarks/claims; --quick "
+                        "runs/tune-quick)")
+    args = parser.parse_args(argv)
+    args.seeds = args.seeds or (2 if args.quick else 5)
+    args.games = args.games or (200_000 if args.quick else 1_000_000)
+    args.settings = args.settings or parse_games("1x1" if args.quick else "1x1,1x3")
+    args.out = args.out or ("runs/tune-quick" if args.quick else "benchmarks/claims")
+    if min(args.seeds, args.games) <= 0 or args.first_seed < 0:
+        parser.error("--seeds and --games must be > 0, --first-seed >= 0")
+    return args
+
+
+def tune(argv=None):
+    """`python es_vs_rl.py tune ...`: every REINFORCE setting of TUNING on every game and seed; the best."""
+    args = parse_tune_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, settings = [], [dict(zip(TUNING, values)) for values in itertools.product(*TUNING.values())]
+    for M, K, slack in args.settings:
+        target = ce.FRUITS - len(winnable(M, K, slack).lost)
+        for setting in settings:
+            config = StudyConfig(fall_every=M, action_repeat=K, slack=slack, compare_games=args.games, render=False,
+                                 **setting)
+            learner = Reinforce(config)
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                budget = Deadline(args.games, config.compare_seconds, target)
+                result = train_reinforce(dataclasses.replace(config, seed=seed), budget, budget, learner)
+                solved = result.status == "solved" or budget.why == "best possible"
+                rows.append(dict(game=game_name(M, K, slack), **setting, seed=seed, solved=solved,
+                                 why="solved" if solved else budget.why or "games",
+                                 games=training_games(result.history) if solved else math.inf,
+                                 played=training_games(result.history),
+                                 final_catches=round(result.history[-1]["catch_rate"] * ce.FRUITS)))
+            mine = rows[-args.seeds:]
+            print(f"{game_name(M, K, slack)}, {setting}: solved {sum(row['solved'] for row in mine)}/{args.seeds}, "
+                  f"median games {summary([row['games'] for row in mine])}", flush=True)
+            write_csv(rows, out / "reinforce_sweep.csv")
+
+    def score(setting):
+        mine = [row for row in rows if all(row[name] == value for name, value in setting.items())]
+        medians = [median_interval([row["games"] for row in mine if row["game"] == game])[0]
+                   for game in dict.fromkeys(row["game"] for row in mine)]
+        return sum(row["solved"] for row in mine), -math.exp(np.mean(np.log(medians)))
+
+    best = max(settings, key=score)
+    solved, games = score(best)
+    print(f"\nbest: {best}: {solved}/{args.seeds * len(args.settings)} solved, geometric mean of the median games "
+          f"{-games:,.0f}; wrote {out / 'reinforce_sweep.csv'}")
+    return best
 
 
 # %% [markdown]
@@ -860,7 +1148,7 @@ def compare_main(argv=None):
     except ValueError as error:
         ce.usage_error(str(error))
     config = dataclasses.replace(config, out=str(folder))
-    print(describe_winnable(config.fall_every, config.action_repeat))  # up front: can every fruit be caught?
+    print(describe_winnable(config.fall_every, config.action_repeat, config.slack))  # up front: can every fruit be caught?
     ce.write_atomically(folder / "config.json", lambda path: path.write_text(json.dumps(vars(config))))
     rows = compare(config, folder)
     print(f"wrote the table, both histories and es_vs_reinforce.png to {folder}/")
@@ -873,6 +1161,8 @@ def main(argv=None):
     try:
         if argv[:1] == ["claims"]:
             return claims(argv[1:])
+        if argv[:1] == ["tune"]:
+            return tune(argv[1:])
         return compare_main(argv[1:] if argv[:1] == ["compare"] else argv)
     except BrokenPipeError:
         raise

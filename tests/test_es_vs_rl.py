@@ -1,5 +1,6 @@
 """The ES-vs-RL study: the rules of both knobs, whether every fruit can be caught, REINFORCE, the comparison, the
 measurement of the claims, and the study as a script and a notebook."""
+import argparse
 import csv
 import subprocess
 import sys
@@ -14,16 +15,18 @@ import es_vs_rl as rl
 
 STUDY = str(ce.Path(rl.__file__))
 
-VARIANTS = [(1, 1), (2, 1), (3, 1), (8, 1), (1, 2), (1, 3), (2, 3), (3, 2), (1, 9), (4, 5)]
+VARIANTS = [(1, 1, True), (2, 1, True), (3, 1, True), (8, 1, True), (1, 2, True), (1, 3, True), (2, 3, True),
+            (3, 2, True), (1, 9, True), (4, 5, True), (3, 1, False), (8, 1, False), (2, 3, False)]
 
 
-def rules(choose, column, centre, fall_every, action_repeat):
+def rules(choose, column, centre, fall_every, action_repeat, slack=True):
     """The issue's rules for one game, in plain Python: (reward, [(fruit row, basket centre) after each step])."""
     row, action, seen = 0, None, [(0, centre)]
     for t in range(9 * fall_every):
         if t % action_repeat == 0:
             action = choose(row, column, centre)
-        centre = min(max(centre + action - 1, 1), 8)
+        if slack or (t + 1) % fall_every == 0:  # without slack the basket moves only when the fruit falls
+            centre = min(max(centre + action - 1, 1), 8)
         if (t + 1) % fall_every == 0:
             row += 1
         seen.append((row, centre))
@@ -47,19 +50,20 @@ def chooser(model):
     return lambda row, column, centre: int(np.argmax(model(board(row, column, centre)[None])[0]))
 
 
-@pytest.mark.parametrize("fall_every, action_repeat", VARIANTS)
-def test_both_knobs_follow_the_rules_for_every_start_state(fall_every, action_repeat):
+@pytest.mark.parametrize("fall_every, action_repeat, slack", VARIANTS)
+def test_the_knobs_follow_the_rules_for_every_start_state(fall_every, action_repeat, slack):
     model = random_model(fall_every * 10 + action_repeat)
     columns, centres = ce.start_states()
-    expected = [rules(chooser(model), c, b, fall_every, action_repeat) for c, b in zip(columns, centres)]
-    rewards = rl.play_variant(ce.greedy(model), columns, centres, fall_every=fall_every, action_repeat=action_repeat)
+    expected = [rules(chooser(model), c, b, fall_every, action_repeat, slack) for c, b in zip(columns, centres)]
+    rewards = rl.play_variant(ce.greedy(model), columns, centres, fall_every=fall_every, action_repeat=action_repeat,
+                              slack=slack)
     np.testing.assert_array_equal(np.asarray(rewards), [reward for reward, _ in expected])
     # Step by step, the fruit's row and the basket's centre after each step follow the rules too.
     state, policy, actions = ce.reset(columns[:12], centres[:12]), ce.greedy(model), None
     seen = [[(0, int(centre))] for centre in centres[:12]]
     for t in range(9 * fall_every):
         actions = policy(state) if t % action_repeat == 0 else actions
-        state, _ = rl.step_variant(state, actions, t, fall_every)
+        state, _ = rl.step_variant(state, actions, t, fall_every, slack)
         for game, rows in enumerate(seen):
             rows.append((int(np.asarray(state.fruit_row)[game]), int(np.asarray(state.basket_centre)[game])))
     assert seen == [game_seen for _, game_seen in expected[:12]]
@@ -128,13 +132,24 @@ def test_both_roads_of_the_player_play_the_variant_they_are_given():
 
 # Can every fruit be caught? ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fall_every, action_repeat", [(1, 1), (2, 1), (4, 1), (8, 1), (1, 2), (1, 3), (3, 3)])
-def test_every_fruit_can_be_caught_and_the_policy_found_does_it(fall_every, action_repeat):
-    answer = rl.winnable(fall_every, action_repeat)
+@pytest.mark.parametrize("fall_every, action_repeat, slack", [(1, 1, True), (2, 1, True), (4, 1, True), (8, 1, True),
+                                                              (1, 2, True), (1, 3, True), (3, 3, True), (4, 1, False),
+                                                              (8, 1, False)])
+def test_every_fruit_can_be_caught_and_the_policy_found_does_it(fall_every, action_repeat, slack):
+    answer = rl.winnable(fall_every, action_repeat, slack)
     assert answer.verdict is True and answer.lost == []
     # The policy the search found is a table from boards to actions; under the rules it catches all 80.
     choose = lambda row, column, centre: answer.policy[column, row, centre]  # noqa: E731
-    assert all(rules(choose, c, b, fall_every, action_repeat)[0] == 1 for c, b in zip(*ce.start_states()))
+    assert all(rules(choose, c, b, fall_every, action_repeat, slack)[0] == 1 for c, b in zip(*ce.start_states()))
+
+
+def test_without_slack_a_late_move_cannot_be_made_good():
+    # With slack the basket gets M moves per row: from centre 1 it reaches column 8 in the last row's 4 steps.
+    # Without, it has one move per row, and a policy that waits until the fruit is on row 6 is too late.
+    wait = lambda row, column, centre: ce.STAY if row < 6 else ce.RIGHT  # noqa: E731
+    assert rules(wait, 8, 1, 4, 1, slack=True)[0] == 1
+    assert rules(wait, 8, 1, 4, 1, slack=False)[0] == -1
+    assert rl.open_loop_catchable(8, 1, 4, 1, slack=False)  # moving at once still catches it
 
 
 @pytest.mark.parametrize("fall_every", [1, 2])
@@ -153,7 +168,8 @@ def test_one_decision_per_game_cannot_catch_every_fruit(fall_every):
 def test_a_search_that_runs_out_of_boards_says_it_is_undecided():
     answer = rl.winnable(8, 1, node_limit=10)
     assert answer.verdict is None and answer.boards == 11 and answer.policy == {}
-    assert "undecided whether any policy catches every fruit (11 boards tried)" in rl.describe_winnable(8, 1, 10)
+    assert "undecided whether any policy catches every fruit (11 boards tried)" in rl.describe_winnable(
+        8, 1, node_limit=10)
     assert rl.winnable(1, 1, node_limit=720).verdict is True  # exactly enough: no backtracking needed
 
 
@@ -202,28 +218,32 @@ def test_reinforce_learns_a_long_game(tmp_path):
 
 # The claims, measured -------------------------------------------------------------------------------
 
-def test_claims_measures_both_learners_on_each_game_and_writes_its_tables_and_plots(tmp_path):
+def test_the_quick_claims_measure_every_learner_within_one_budget_of_games_and_never_touch_the_committed_results(
+        tmp_path):
     out = tmp_path / "claims"
-    completed = subprocess.run(
-        [sys.executable, STUDY, "claims", "--seeds", "1",
-         "--games", "40000", "--seconds", "20", "--snr-repeats", "3", "--es-snr-repeats", "4", "--snr-networks", "1",
-         "--settings", "1x1,2x1,1x9", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    completed = subprocess.run([sys.executable, STUDY, "claims", "--quick", "--out", str(out)], capture_output=True,
+                               text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
     text = completed.stdout
-    assert "--fall-every 2 --action-repeat 1: a policy that catches all 80 fruits exists" in text
+    assert "--fall-every 4 --action-repeat 1 --no-slack: a policy that catches all 80 fruits exists" in text
     assert "--fall-every 1 --action-repeat 9: no policy catches every fruit" in text
-    assert text.count("median games to 80/80") == 3
-    runs = list(csv.DictReader(open(out / "claims.csv")))
-    assert [(run["fall_every"], run["action_repeat"], run["learner"]) for run in runs] == [
-        (m, k, learner) for m, k in [("1", "1"), ("2", "1"), ("1", "9")] for learner in ("ES", "REINFORCE")]
-    for run in runs:
-        assert int(run["played"]) <= 40000 + 2 * 1601 * 80  # the budget, give or take the last generation
-        if run["action_repeat"] == "9":
-            assert run["solved"] == "False" and int(run["final_catches"]) <= 60
-    assert all(run["solved"] == "True" for run in runs if run["learner"] == "REINFORCE" and run["action_repeat"] == "1")
-    snr = list(csv.DictReader(open(out / "snr.csv")))
-    assert len(snr) == 6 and all(float(row["noise"]) > 0 for row in snr)
-    assert [row["estimates"] for row in snr[:2]] == ["4", "3"]
+    runs = rl.read_csv(out / "claims.csv")
+    games = [(1, 1, True), (4, 1, False), (1, 9, True)]
+    assert [(run["fall_every"], run["action_repeat"], run["slack"], run["learner"]) for run in runs] == [
+        (*game, learner) for game in games for seed in range(2) for learner in rl.LEARNERS]
+    for run in runs:  # every run ends solved, at the best possible, or at the games budget: never the clock
+        assert run["why"] in ("solved", "best possible", "games")
+        if run["why"] == "games":
+            assert 300_000 <= run["played"] < 300_000 + 1601 * 80 and run["games"] == float("inf")
+        else:
+            assert run["played"] == run["games"] < 300_000 + 1601 * 80
+        assert (run["learner"] == "REINFORCE") == (run["sampled_catch_rate"] != "")
+        assert run["restarts"] == 0 or run["learner"] == "ES"
+        if run["action_repeat"] == 9:
+            assert run["target"] == 60 and run["final_catches"] <= 60
+    snr = rl.read_csv(out / "snr.csv")
+    assert {row["estimator"] for row in snr} == set(rl.ESTIMATORS)
+    assert all(row["noise"] > 0 for row in snr) and {row["where"] for row in snr} <= {"initial", "plateau"}
     for picture in ("claims_games.png", "claims_snr.png"):
         with Image.open(out / picture) as image:
             assert image.format == "PNG"
@@ -232,6 +252,124 @@ def test_claims_measures_both_learners_on_each_game_and_writes_its_tables_and_pl
 def test_a_quick_try_never_writes_over_the_committed_results():
     assert rl.parse_claims_args(["--quick"]).out == "runs/claims-quick"
     assert rl.parse_claims_args([]).out == "benchmarks/claims"  # where the committed full run lives
+    assert rl.parse_tune_args(["--quick"]).out == "runs/tune-quick"
+
+
+def test_a_budget_binds_in_games_for_every_learner_and_the_measuring_games_count_for_none():
+    config = rl.StudyConfig(fall_every=4, slack=False, compare_games=20_000, compare_seconds=300, render=False)
+    runs = rl.race(config, show=False, no_restarts_too=True)
+    assert list(runs) == list(rl.LEARNERS)
+    for name, (result, why) in runs.items():
+        per_row = result.history[-1]["games"] / len(result.history) - ce.FRUITS  # games to learn per row
+        assert why == "games" and result.status != "solved", name  # nobody solves this game in 20,000 games
+        assert rl.training_games(result.history) == result.history[-1]["games"] - ce.FRUITS * len(result.history)
+        assert 20_000 <= rl.training_games(result.history) < 20_000 + per_row
+
+
+def test_a_deadline_says_what_stopped_a_run():
+    history = [dict(games=(ce.FRUITS + 100) * n, catch_rate=0.5) for n in range(1, 4)]
+    deadline = rl.Deadline(games=300, seconds=60)
+    deadline(history[:2], False)
+    assert deadline.why == "" and not deadline.requested  # 200 games to learn: the 160 that measured not counted
+    deadline(history, False)
+    assert deadline.why == "games" and deadline.requested
+    assert rl.Deadline(games=10**9, seconds=0).why == "clock"
+    best = rl.Deadline(games=10**9, seconds=60, target=40)
+    best(history, False)
+    assert best.why == "best possible"
+
+
+def tracing_count(player):
+    """How many times the compiled function inside a catch_es player has been traced (compiled)."""
+    compiled, = [cell.cell_contents for cell in player.__closure__
+                 if hasattr(cell.cell_contents, "experimental_get_tracing_count")]
+    return compiled.experimental_get_tracing_count()
+
+
+def test_compiling_comes_before_the_seeds_so_that_no_run_times_it_even_across_restarts():
+    config = rl.StudyConfig(population_size=10, max_population_size=40, patience=3, compare_games=30_000,
+                            compare_seconds=300, render=False)
+    game = rl.Game(config, snr_games=320)
+    compiled = tracing_count(game.player)
+    assert compiled == 3  # the populations 10, 20 and 40 a restart can reach, each with theta beside it
+    runs = game.race(seed=1)
+    assert runs["ES"].result.history[-1]["restarts"] >= 2  # it restarted into the larger populations ...
+    assert tracing_count(game.player) == compiled  # ... and compiled nothing while the clock ran
+
+
+def test_the_expected_catch_rate_of_the_sampled_policy_is_exact():
+    config = rl.StudyConfig(fall_every=2, action_repeat=3)
+    model = random_model(7)
+    sampled = rl.sampled_catch_rate(model, config)
+    # Against 400 sampled games per start state, played by the rules REINFORCE plays by.
+    gradient = ce.tf.function(rl.reinforce_gradient(model, config, 100), jit_compile=True)
+    rewards = np.concatenate([np.asarray(gradient(np.array([[seed, t] for t in range(18)], "int32"))[1])
+                              for seed in range(4)])
+    assert abs(np.mean(rewards > 0) - sampled) < 4 * np.sqrt(sampled * (1 - sampled) / rewards.size)
+    # Scores a thousand times larger make the sampled policy the greedy one: then it is the exact catch rate.
+    last = model.layers[-1]
+    last.set_weights([1000 * weight for weight in last.get_weights()])
+    greedy = ce.count_catches(rl.play_variant(ce.greedy(model), *ce.start_states(), 2, 3)) / ce.FRUITS
+    assert rl.sampled_catch_rate(model, config) == pytest.approx(greedy, abs=1e-6)
+
+
+def test_an_entropy_bonus_keeps_reinforce_s_actions_more_random():
+    def entropy_after(bonus):
+        config = rl.StudyConfig(reinforce_entropy=bonus, reinforce_learning_rate=0.03)
+        learner = rl.Reinforce(config)
+        learner.start(3)
+        for update in range(15):
+            learner.update(np.array([[3, update * 9 + t] for t in range(9)], "int32"))
+        boards = ce.observe(ce.reset(*ce.start_states()))
+        odds = np.asarray(keras.ops.softmax(learner.model(boards)))
+        return float(np.mean(-np.sum(odds * np.log(odds), axis=-1)))
+    assert entropy_after(1.0) > entropy_after(0.0) + 0.05
+
+
+def test_the_plateau_kept_is_from_a_run_that_stalled_when_one_did():
+    plateaus = rl.Plateaus(target=80)
+    plateaus.watch("REINFORCE", 78, [1.0])
+    plateaus.watch("REINFORCE", 80, [2.0])  # solved: not a plateau
+    plateaus.keep("REINFORCE", seed=0, solved=True)
+    plateaus.watch("REINFORCE", 77, [3.0])  # too far from 80
+    plateaus.keep("REINFORCE", seed=1, solved=False)
+    assert plateaus.found["REINFORCE"][:3] == (0, True, 78)
+    plateaus.watch("REINFORCE", 79, [4.0])
+    plateaus.keep("REINFORCE", seed=2, solved=False)  # a stalled run's plateau replaces a solved run's
+    seed, solved, catches, weights = plateaus.found["REINFORCE"]
+    assert (seed, solved, catches, list(weights)) == (2, False, 79, [4.0])
+    plateaus.watch("REINFORCE", 79, [5.0])
+    plateaus.keep("REINFORCE", seed=3, solved=False)  # the first stalled one stays
+    assert plateaus.found["REINFORCE"][0] == 2
+
+
+def test_unsolved_runs_are_drawn_at_the_games_they_played_marked_by_what_stopped_them(tmp_path):
+    def run(learner, seed, why, played):
+        solved = why == "solved"
+        return dict(fall_every=1, action_repeat=1, slack=True, steps=9, seed=seed, learner=learner, solved=solved,
+                    why=why, played=played, games=played if solved else float("inf"))
+    runs = [run("ES", 0, "solved", 500_000), run("ES", 1, "games", 3_010_000),
+            run("REINFORCE", 0, "solved", 8_000), run("REINFORCE", 1, "clock", 1_200_000)]
+    figure = rl.plot_games(runs, argparse.Namespace(games=3_000_000, seeds=2), tmp_path)
+    markers = {}
+    for collection in figure.axes[0].collections:
+        label = collection.get_label()
+        if "not solved" in label:
+            markers[label] = [tuple(float(value) for value in point) for point in collection.get_offsets()]
+    assert markers == {"ES: not solved, stopped by the games budget": [(pytest.approx(9 * 0.92), 3_010_000)],
+                       "REINFORCE: not solved, stopped by the clock": [(pytest.approx(9 * 1.08), 1_200_000)]}
+    assert (tmp_path / "claims_games.png").is_file()
+
+
+def test_tune_sweeps_reinforce_on_other_seeds_and_names_the_best(tmp_path, monkeypatch):
+    monkeypatch.setattr(rl, "TUNING", {"reinforce_learning_rate": (0.0001, 0.01), "reinforce_games_per_start": (1,),
+                                       "reinforce_entropy": (0.0,)})
+    best = rl.tune(["--seeds", "2", "--games", "8000", "--settings", "1x1", "--out", str(tmp_path)])
+    assert best == {"reinforce_learning_rate": 0.01, "reinforce_games_per_start": 1, "reinforce_entropy": 0.0}
+    rows = rl.read_csv(tmp_path / "reinforce_sweep.csv")
+    assert [(row["reinforce_learning_rate"], row["seed"]) for row in rows] == [(0.0001, 100), (0.0001, 101),
+                                                                                 (0.01, 100), (0.01, 101)]
+    assert not any(row["solved"] for row in rows[:2])  # a step too small to learn in 100 updates
 
 
 # REINFORCE beside the ES ---------------------------------------------------------------------------
