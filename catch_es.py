@@ -54,6 +54,7 @@ import csv
 import dataclasses
 import json
 import fcntl
+import functools
 import signal
 import sys
 import time
@@ -252,26 +253,28 @@ def candidate_policy(model):
 
 
 # %%
-def make_player(model, game=play):
-    """One compiled call for a whole population: flat weights (P, D) -> rewards (P, 80) of `game`."""
+def population_games(model, game=play):
+    """A whole population's games, to be compiled: flat weights (P, D), start states (P, 80) -> rewards (P, 80)."""
     policy = candidate_policy(model)
 
     def play_candidate(candidate):  # one candidate's weights and its own copy of the start states
         weights, fruit_columns, basket_centres = candidate
         return game(policy(weights), fruit_columns, basket_centres)
 
-    @tf.function(jit_compile=True)
-    def play_population(population, fruit_columns, basket_centres):
-        return ops.vectorized_map(play_candidate, (population, fruit_columns, basket_centres))
+    return lambda population, *starts: ops.vectorized_map(play_candidate, (population, *starts))
 
-    def play_all(population):  # float32, one row per candidate
-        # Each candidate gets its own copy of the 80 start states, passed in at run time. Given one
-        # shared constant copy, the compiler merges every candidate's first move into one product
-        # whose rounding depends on the population: a score would depend on who shares the call.
-        starts = [np.tile(states, (len(population), 1)) for states in start_states()]
-        return play_population(population, *starts).numpy()
 
-    return play_all
+def starts_for(candidates):
+    # Each candidate gets its own copy of the 80 start states, passed in at run time. Given one
+    # shared constant copy, the compiler merges every candidate's first move into one product
+    # whose rounding depends on the population: a score would depend on who shares the call.
+    return [np.tile(states, (candidates, 1)) for states in start_states()]
+
+
+def make_player(model, game=play):
+    """One compiled call: flat weights (P, D) -> rewards (P, 80) of `game`, as NumPy."""
+    play_population = tf.function(population_games(model, game), jit_compile=True)
+    return lambda population: play_population(population, *starts_for(len(population))).numpy()
 
 
 # %% [markdown]
@@ -302,20 +305,16 @@ def noise_table(seed, dimension):
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))).standard_normal(size, dtype="float32")
 
 
-def pair_noise(table, seed, generation, pairs, dimension):
-    """The noise n of each mirrored pair in `pairs` (a range) of `generation`, one row per pair."""
-    random = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, generation)))
-    starts = random.integers(len(table) - dimension + 1, size=pairs.stop)[pairs.start :]
-    return np.stack([table[start : start + dimension] for start in starts])
+def pair_noise(table, draw, pairs, dimension):
+    """The noise n of each mirrored pair in `pairs` (a range) of the generation `draw` = (seed, generation)."""
+    starts = tf.random.stateless_uniform([pairs.stop], draw, 0, table.shape[0] - dimension + 1, tf.int32)
+    return ops.take(table, starts[pairs.start :, None] + ops.arange(dimension))  # one row per pair
 
 
 def mirrored(theta, sigma, noise):
     """The candidates theta + sigma·n and theta - sigma·n for each row n of `noise`, pair after pair."""
-    candidates = np.empty((2 * len(noise), len(theta)), dtype="float32")  # written in place: no 4 MB temporaries
-    np.multiply(noise, sigma, out=candidates[0::2])
-    np.negative(candidates[0::2], out=candidates[1::2])
-    candidates += theta
-    return candidates
+    step = sigma * noise
+    return ops.reshape(ops.stack([theta + step, theta - step], axis=1), (-1, noise.shape[-1]))
 
 
 # %% [markdown]
@@ -340,43 +339,51 @@ The update is the blog's `grad ≈ R · n`, with four refinements, each a line o
 # %%
 def centred_ranks(rewards):
     """Ranks scaled to [-0.5, 0.5]; ties share their mean rank; NaN and ±inf rank worst."""
-    rewards = np.where(np.isfinite(rewards), rewards, -np.inf)
-    values, inverse, counts = np.unique(rewards, return_inverse=True, return_counts=True)
-    below = np.cumsum(counts) - counts  # how many rewards are smaller than each value
-    ranks = (below + (counts - 1) / 2)[inverse.ravel()]
-    return (ranks / max(len(rewards) - 1, 1) - 0.5).astype("float32")
+    rewards = ops.where(ops.isfinite(rewards), rewards, -np.inf)[:, None]
+    below, ties = (ops.sum(ops.cast(compare(rewards, ops.transpose(rewards)), "float32"), axis=1)
+                   for compare in (ops.greater, ops.equal))  # how many are smaller than each, how many equal
+    return (below + (ties - 1) / 2) / max(rewards.shape[0] - 1, 1) - 0.5
 
 
 class EvolutionStrategy:
     def __init__(self, theta, population_size=100, sigma=0.1, learning_rate=0.05, weight_decay=0.0, seed=0):
-        self.population_size, self.sigma, self.seed, self.generation = population_size, sigma, seed, 0
+        self.population_size, self.sigma = population_size, sigma
         self.variable = keras.Variable(np.asarray(theta, dtype="float32"), name="theta")
-        self.table = noise_table(seed, len(theta))
+        self.draw = keras.Variable([seed, 0], dtype="int32", trainable=False, name="seed_and_generation")
+        self.table = keras.Variable(noise_table(seed, len(theta)), trainable=False, name="noise_table")
         self.optimizer = keras.optimizers.Adam(learning_rate, weight_decay=weight_decay or None)
         self.optimizer.build([self.variable])  # Adam's state must exist before its step is compiled
-        self.climb = tf.function(lambda gradient: self.optimizer.apply([-gradient], [self.variable]))  # Adam descends
+        self.fresh = [variable.numpy() for variable in self.optimizer.variables]  # Adam before any step
 
-    @property
-    def theta(self):
-        return self.variable.numpy()
+    theta = property(lambda self: self.variable.numpy())
+    seed = property(lambda self: int(self.draw[0]))
+    generation = property(lambda self: int(self.draw[1]), lambda self, number: self.draw.assign([self.seed, number]))
 
-    def noise(self):
-        """This generation's noise n, one row per mirrored pair."""
-        pairs = range(self.population_size // 2)
-        return pair_noise(self.table, self.seed, self.generation, pairs, self.variable.shape[0])
+    def noise(self, pairs=None):
+        """This generation's noise n, one row per mirrored pair (of `pairs`, a range, or all)."""
+        pairs = pairs or range(self.population_size // 2)
+        return pair_noise(self.table, self.draw, pairs, self.variable.shape[0])
 
-    def ask(self):
+    def ask(self, pairs=None):
         """Candidates theta + sigma·n and theta - sigma·n, pair after pair: +n0, -n0, +n1, -n1, ..."""
-        return mirrored(self.theta, self.sigma, self.noise())
+        return mirrored(self.variable, self.sigma, self.noise(pairs))
 
     def tell(self, rewards):
-        advantages = centred_ranks(np.asarray(rewards, dtype="float64").reshape(self.population_size))
+        advantages = centred_ranks(ops.reshape(ops.cast(rewards, "float32"), [self.population_size]))
         # grad ≈ R · n: each candidate's noise, weighted by how well it did, summed over the
         # population. Pair k played +n_k and -n_k, so together they add (R_2k - R_2k+1) · n_k.
-        gradient = (advantages[0::2] - advantages[1::2]) @ self.noise() / (self.population_size * self.sigma)
-        self.climb(gradient)
-        self.generation += 1
-        return gradient
+        gradient = (advantages[0::2] - advantages[1::2])[None] @ self.noise() / (self.population_size * self.sigma)
+        self.optimizer.apply([-gradient[0]], [self.variable])  # Adam descends: minus the gradient
+        self.draw.assign_add([0, 1])  # the next generation
+        return gradient[0]
+
+    def restart(self, theta, seed):
+        """Fresh weights and a fresh Adam, in the same variables: what was compiled for them stays."""
+        if seed != self.seed:
+            self.table.assign(noise_table(seed, len(theta)))
+        self.draw.assign([seed, self.generation])
+        for variable, value in zip([self.variable, *self.optimizer.variables], [theta, *self.fresh]):
+            variable.assign(value)
 
 
 # %% [markdown]
@@ -401,7 +408,7 @@ def es_on_a_hill(shown=(0, 4, 8, 12, 20), seed=0):
     figure = Figure(figsize=(2.6 * len(shown), 2.9), layout="constrained")
     panels = iter(figure.subplots(1, len(shown), sharey=True, subplot_kw=dict(aspect="equal")))
     for generation in range(max(shown) + 1):
-        candidates = strategy.ask()
+        candidates = ops.convert_to_numpy(strategy.ask())
         if generation in shown:
             axes = next(panels)
             axes.contourf(grid[..., 0], grid[..., 1], height(grid), levels=15, cmap="Greys_r")
@@ -493,15 +500,21 @@ def population_of(config, restarts):
                max(config.population_size, config.max_population_size))
 
 
-def new_strategy(config, restarts=0, generation=0):
-    """The model and strategy of the attempt after `restarts` restarts: fresh weights from (seed, restarts)."""
+def new_strategy(config, restarts=0, generation=0, strategies=None):
+    """The model and strategy of the attempt after `restarts` restarts: fresh weights from (seed, restarts).
+
+    `strategies` keeps one strategy per population, restarted in place, so that nothing is compiled twice."""
     seed = config.seed if restarts == 0 else int(np.random.SeedSequence([config.seed, restarts]).generate_state(1)[0])
     keras.utils.set_random_seed(seed)  # the initial weights
-    model = build_policy(config.hidden_units)
-    strategy = EvolutionStrategy(flatten_weights(model), population_of(config, restarts), config.sigma,
-                                 config.learning_rate, config.weight_decay, config.seed)
-    strategy.generation = generation
-    return model, strategy
+    model, strategies = build_policy(config.hidden_units), {} if strategies is None else strategies
+    population = population_of(config, restarts)
+    if population in strategies:
+        strategies[population].restart(flatten_weights(model), config.seed)
+    else:
+        strategies[population] = EvolutionStrategy(flatten_weights(model), population, config.sigma,
+                                                   config.learning_rate, config.weight_decay, config.seed)
+    strategies[population].generation = generation
+    return model, strategies[population]
 
 
 # %% [markdown]
@@ -609,14 +622,26 @@ class TrainingResult(NamedTuple):
     status: str  # "solved", "limit" (the generation limit), "stuck" or "interrupted"
 
 
-def play_beside_theta(play_population, theta, candidates):
-    """Play theta in the same call as its candidates: theta's catches, and each candidate's mean reward."""
-    rewards = play_population(np.vstack([theta, candidates]))  # row 0 is theta itself
-    return count_catches(rewards[0]), rewards[1:].mean(axis=1, dtype="float64")
+def play_here(model, game=play):
+    """Generations played in this process, each one compiled call: ask, play (theta beside), tell.
 
+    Returns theta before the step, its catches and each candidate's mean reward."""
+    play_population, compiled = population_games(model, game), {}
 
-def play_here(play_population):  # a generation played in this process
-    return lambda strategy: play_beside_theta(play_population, strategy.theta, strategy.ask())
+    def generation(strategy, *starts):
+        theta = ops.convert_to_tensor(strategy.variable)  # read before `tell` moves it
+        rewards = play_population(ops.concatenate([theta[None], strategy.ask()]), *starts)  # row 0: theta
+        totals = ops.sum(rewards[1:], axis=1)  # whole numbers, exact in any order: ranked as the means are
+        strategy.tell(totals)
+        return theta, rewards[0], totals
+
+    def play_generation(strategy):
+        if strategy not in compiled:  # once per strategy: restarts reuse it (`new_strategy`)
+            compiled[strategy] = tf.function(functools.partial(generation, strategy), jit_compile=True)
+        theta, own, totals = compiled[strategy](*starts_for(strategy.population_size + 1))
+        return theta.numpy(), count_catches(own), totals.numpy() / FRUITS
+
+    return play_generation
 
 
 def restarts_before(history):
@@ -649,15 +674,16 @@ def plateau_event(history, config):
 
 
 # %%
-def train(config, progress=None, folder=None, resume=None, stop=None, play_generation=None):
+def train(config, progress=None, folder=None, resume=None, stop=None, play_generation=None, strategies=None):
     """Train until solved, stuck, the limit or `stop`, checkpointing into `folder`, from `resume`'s (state, history).
 
-    `play_generation` plays a generation elsewhere (the scaling-out study's Ray workers)."""
-    progress = progress or Progress(config)
+    `play_generation` plays a generation elsewhere (the scaling-out study's Ray workers); `strategies`, one
+    per population, are reused from an earlier run (with what was compiled for them)."""
+    progress, strategies = progress or Progress(config), {} if strategies is None else strategies
     state, history = resume or (None, [])
     history, status = list(history), "limit"
-    model, strategy = new_strategy(config, restarts_before(history))
-    play_generation = play_generation or play_here(make_player(model))
+    model, strategy = new_strategy(config, restarts_before(history), strategies=strategies)
+    play_generation, theta = play_generation or play_here(model), strategy.theta
     if state is not None:  # a checkpoint's: theta, the generation, Adam's state
         for variable, value in zip([strategy.variable, *strategy.optimizer.variables], [state[0], *state[2:]]):
             variable.assign(value)
@@ -669,23 +695,22 @@ def train(config, progress=None, folder=None, resume=None, stop=None, play_gener
             save_checkpoint(folder, config, strategy, history)
         if status == "interrupted":
             break
-        catches, rewards = play_generation(strategy)
+        theta, catches, rewards = play_generation(strategy)  # ask, play, tell
         history.append(history_row(history, generation, rewards, catches, strategy.population_size, start))
         status = "solved" if catches == FRUITS else "stuck" if stuck(history) else "limit"
         done = status != "limit" or generation == config.generations - 1
         history[-1]["event"] = "" if done else plateau_event(history, config)
         progress(history, done)
         if done:
-            break  # so that the model we return is the one whose catch rate was just measured
-        strategy.tell(rewards)
+            break
         if not np.all(np.isfinite(strategy.theta)):
             raise FloatingPointError(f"theta is no longer finite after generation {generation}; "
                                      "try a smaller --learning-rate")
         if history[-1]["event"]:  # a plateau: start afresh
-            _, strategy = new_strategy(config, restarts_before(history), strategy.generation)
+            _, strategy = new_strategy(config, restarts_before(history), strategy.generation, strategies)
     if folder and status != "interrupted":
-        save_checkpoint(folder, config, strategy, history)  # resuming replays the last generation
-    set_flat_weights(model, strategy.theta)
+        save_checkpoint(folder, config, strategy, history)  # resuming goes on from the next generation
+    set_flat_weights(model, theta)  # the theta whose catch rate was just measured
     return TrainingResult(model, history, status)
 
 

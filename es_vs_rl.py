@@ -110,9 +110,9 @@ class StudyConfig(ce.Config):
     fall_every: int = 1  # the fruit falls one row every this many steps: a game lasts 9 times as many
     action_repeat: int = 1  # the policy decides every this many steps; the basket repeats its action in between
     slack: bool = True  # with --fall-every, the basket moves on every step; --no-slack: only when the fruit falls
-    reinforce_learning_rate: float = 0.01  # Adam's step size for REINFORCE
-    reinforce_games_per_start: int = 4  # REINFORCE plays each of the 80 start states this many times per update
-    reinforce_entropy: float = 0.0  # REINFORCE's entropy bonus: how much it is paid for keeping its actions random
+    reinforce_learning_rate: float = 0.003  # Adam's step size for REINFORCE (chosen by `tune`, as the next two)
+    reinforce_games_per_start: int = 1  # REINFORCE plays each of the 80 start states this many times per update
+    reinforce_entropy: float = 0.01  # REINFORCE's entropy bonus: how much it is paid for keeping its actions random
     compare_games: int = 3_000_000  # games each learner may play to learn (measuring its catch rate not counted)
     compare_seconds: float = 600.0  # a safety cap on each learner's wall-clock seconds, reported when it binds
 
@@ -440,7 +440,7 @@ class Deadline:
 
 def es_player(config):
     """The ES's player for the study's game: catch_es's player, with `play_variant` as its game."""
-    return ce.play_here(ce.make_player(ce.build_policy(config.hidden_units), game_of(config)))
+    return ce.play_here(ce.build_policy(config.hidden_units), game_of(config))
 
 
 def without_restarts(config):
@@ -453,10 +453,12 @@ class Run(NamedTuple):
     why: str  # "solved", or what stopped it: "games", "clock", "best possible"
 
 
-def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS, watch=None, no_restarts_too=False):
+def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS, watch=None, no_restarts_too=False,
+         strategies=None):
     """Both learners on the run's game from the same initial weights, each within the budget: {name: Run}.
 
-    `play_generation` and `learner`, built once for the game, spare compiling them again for every seed;
+    `play_generation`, `learner` and `strategies` (one per population), built once for the game, spare
+    compiling them again for every seed;
     `watch(name, catches, weights)` sees each generation's or update's network; `no_restarts_too` also runs
     the ES without restarts, as "ES, no restarts".
     """
@@ -466,16 +468,16 @@ def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS
     runs = {}
     for name, es_config in es_configs.items():
         def play(strategy, name=name):
-            catches, rewards = play_generation(strategy)
+            theta, catches, rewards = play_generation(strategy)
             if watch:
-                watch(name, catches, strategy.theta)
-            return catches, rewards
+                watch(name, catches, theta)
+            return theta, catches, rewards
 
         # Enough generations for the budget of games at the first population: the games run out first.
         es_config = dataclasses.replace(es_config, generations=config.compare_games // (
             config.population_size * ce.FRUITS) + 2)
         budget = Deadline(config.compare_games, config.compare_seconds, target, quiet or ce.Progress(es_config))
-        result = ce.train(es_config, budget, stop=budget, play_generation=play)
+        result = ce.train(es_config, budget, stop=budget, play_generation=play, strategies=strategies)
         runs[name] = Run(result, "solved" if result.status == "solved" else budget.why or "games")
     budget = Deadline(config.compare_games, config.compare_seconds, target, quiet)
     result = train_reinforce(config, budget, budget, learner, watch and functools.partial(watch, "REINFORCE"))
@@ -565,6 +567,8 @@ REINFORCE's from 4,000 games. It reports each one's signal-to-noise ratio `|E g|
 HORIZONS = [(1, 1, True), (2, 1, True), (4, 1, True), (8, 1, True)]  # (fall_every M, action_repeat K, slack)
 NO_SLACK = [(4, 1, False), (8, 1, False)]  # T = 36 and 72 steps with 9 moves that count
 REPEATS = [(1, 2, True), (1, 3, True), (1, 9, True)]  # K = 9: one decision per game, the control
+ORDER = [(1, 1, True), (1, 3, True), (8, 1, True), (8, 1, False), (1, 9, True), (4, 1, False), (4, 1, True),
+         (2, 1, True), (1, 2, True)]  # the full run's order: the games that test a claim most directly first
 LEARNERS = ("ES", "ES, no restarts", "REINFORCE")
 ESTIMATORS = ("ES, raw", "ES, centred ranks", "REINFORCE")
 
@@ -617,8 +621,7 @@ def parse_claims_args(argv=None, prog="claims"):
     args.snr_repeats = args.snr_repeats or (8 if quick else 40)
     args.es_snr_repeats = args.es_snr_repeats or (40 if quick else 400)
     args.snr_networks = args.snr_networks or (1 if quick else 3)
-    args.settings = args.settings or (parse_games("1x1,4x1noslack,1x9") if quick else HORIZONS + NO_SLACK +
-                                      REPEATS)
+    args.settings = args.settings or (parse_games("1x1,4x1noslack,1x9") if quick else ORDER)
     if min(args.seeds, args.games, args.seconds, args.snr_networks) <= 0 or min(args.snr_repeats,
                                                                                args.es_snr_repeats) < 2:
         parser.error("--seeds, --games, --seconds, --snr-networks must be > 0, --snr-repeats and --es-snr-repeats >= 2")
@@ -675,33 +678,34 @@ class Game:
         self.player = ce.make_player(model, game_of(config))
         self.learner = Reinforce(config)
         self.learner.update(np.zeros((ce.GAME_LENGTH * config.fall_every, 2), "int32"))  # compile it now
-        size = len(ce.flatten_weights(model))
-        for population in sorted({ce.population_of(config, restarts) for restarts in range(64)}):
-            self.player(np.zeros((population + 1, size), "float32"))  # every population a restart can reach
+        self.play_generation, self.strategies = ce.play_here(model, game_of(config)), {}
+        for restarts in range(64):  # a strategy, its generation compiled, for every population a restart reaches
+            if ce.population_of(config, restarts) not in self.strategies:
+                self.play_generation(ce.new_strategy(config, restarts, strategies=self.strategies)[1])
         gradient = reinforce_gradient(self.learner.model, config, snr_games // ce.FRUITS)
         self.reinforce_gradient = tf.function(jit_compile=True)(
             lambda seeds: ops.concatenate([ops.reshape(g, [-1]) for g in gradient(seeds)[0]]))
         self.pairs = snr_games // (2 * ce.FRUITS)
-        self.strategy = ce.EvolutionStrategy(np.zeros(size, "float32"), config.population_size, config.sigma,
+        self.strategy = ce.EvolutionStrategy(ce.flatten_weights(model), config.population_size, config.sigma,
                                              config.learning_rate, config.weight_decay)
         self.compile_seconds = time.perf_counter() - start
 
     def race(self, seed, target=ce.FRUITS, watch=None):
-        return race(dataclasses.replace(self.config, seed=seed), ce.play_here(self.player), self.learner,
-                    show=False, target=target, watch=watch, no_restarts_too=True)
+        return race(dataclasses.replace(self.config, seed=seed), self.play_generation, self.learner, show=False,
+                    target=target, watch=watch, no_restarts_too=True, strategies=self.strategies)
 
     def es_raw(self, theta, seed, repeat):
         """The ES's estimate from `pairs` mirrored pairs: sum over pairs of (R+ - R-) / (2 sigma) n, averaged."""
         noise = np.random.default_rng([seed, repeat]).standard_normal((self.pairs, len(theta)), dtype="float32")
-        rewards = self.player(ce.mirrored(theta, self.config.sigma, noise)).mean(axis=1, dtype="float64")
+        rewards = self.player(np.asarray(ce.mirrored(theta, self.config.sigma, noise))).mean(axis=1, dtype="float64")
         return (rewards[0::2] - rewards[1::2]) / (2 * self.config.sigma) @ noise / self.pairs
 
     def es_centred(self, theta, seed, repeat):
         """The update the ES trains with: `tell`'s centred-rank gradient, from one generation at theta."""
         self.strategy.variable.assign(theta)
         self.strategy.generation = seed * 1_000_000 + repeat  # fresh noise for every estimate
-        _, rewards = ce.play_here(self.player)(self.strategy)
-        return self.strategy.tell(rewards)  # (its Adam step moves theta; the next estimate puts it back)
+        totals = self.player(np.asarray(self.strategy.ask())).sum(axis=1)
+        return np.asarray(self.strategy.tell(totals), "float64")  # (its Adam step moves theta; put back next time)
 
     def reinforce_estimate(self, theta, seed, repeat):
         ce.set_flat_weights(self.learner.model, theta)

@@ -51,19 +51,21 @@ import catch_es as ce
 
 # %%
 class ShardPlayer:
-    """A worker's part of each generation: a compiled player and the noise table, built once."""
+    """A worker's part of each generation: a compiled player, and the strategy's noise table and ask, built once."""
 
     def __init__(self, seed, sigma, hidden_units):  # plain values travel simply
         ce.keras.utils.set_random_seed(seed)
         model = ce.build_policy(hidden_units)
         self.play_population = ce.make_player(model)
-        self.table = ce.noise_table(seed, len(ce.flatten_weights(model)))
-        self.seed, self.sigma = seed, sigma
+        self.strategy = ce.EvolutionStrategy(ce.flatten_weights(model), 2, sigma, seed=seed)
+        self.ask = ce.tf.function(self.strategy.ask, jit_compile=True)  # compiled as the driver's is: same bits
 
     def play(self, theta, generation, pairs):
-        """Rebuild the candidates of `pairs` from the table and play them: (theta's catches, mean rewards)."""
-        noise = ce.pair_noise(self.table, self.seed, generation, pairs, len(theta))
-        return ce.play_beside_theta(self.play_population, theta, ce.mirrored(theta, self.sigma, noise))
+        """Rebuild the candidates of `pairs` and play them beside theta: (theta's catches, each one's total)."""
+        self.strategy.variable.assign(theta)
+        self.strategy.generation = generation
+        rewards = self.play_population(np.vstack([theta, self.ask(pairs)]))
+        return ce.count_catches(rewards[0]), rewards[1:].sum(axis=1, dtype="float32")  # whole numbers: exact
 
     def pid(self):
         return os.getpid()
@@ -127,8 +129,10 @@ class RayPlayers:
         actor = self.ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(scale_out.ShardPlayer)
         self.actors = [actor.remote(config.seed, config.sigma, config.hidden_units) for _ in range(workers)]
         self.sent = self.received = self.generations = 0  # serialized bytes, all generations together
+        self.tells = {}
 
     def __call__(self, strategy):
+        """One generation, as `catch_es.play_here`'s: ask (on the workers), play there, tell here."""
         theta = strategy.theta
         shared = self.ray.put(theta)  # once per generation, however many workers read it
         pairs = np.array_split(np.arange(strategy.population_size // 2), len(self.actors))
@@ -137,7 +141,11 @@ class RayPlayers:
         self.sent += theta.nbytes + sum(len(pickle.dumps(call)) for call in calls)
         self.received += sum(len(pickle.dumps(result)) for result in results)
         self.generations += 1
-        return results[0][0], np.concatenate([rewards for _, rewards in results])  # every worker played theta
+        totals = np.concatenate([totals for _, totals in results])
+        if strategy not in self.tells:  # compiled once per strategy, as play_here compiles its generation
+            self.tells[strategy] = ce.tf.function(strategy.tell, jit_compile=True)
+        self.tells[strategy](totals)
+        return theta, results[0][0], totals / ce.FRUITS  # every worker played theta
 
     def pids(self):
         return self.ray.get([actor.pid.remote() for actor in self.actors])

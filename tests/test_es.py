@@ -7,10 +7,10 @@ import catch_es as ce
 def test_ask_gives_mirrored_float32_candidates_from_the_generations_noise():
     theta = np.linspace(-1, 1, 7).astype("float32")
     strategy = ce.EvolutionStrategy(theta, population_size=6, sigma=0.5, seed=3)
-    candidates = strategy.ask()
+    candidates = np.asarray(strategy.ask())
     assert candidates.shape == (6, 7) and candidates.dtype == np.float32
     np.testing.assert_allclose(candidates[0::2] + candidates[1::2], np.broadcast_to(2 * theta, (3, 7)), atol=1e-6)
-    noise = strategy.noise()
+    noise = np.asarray(strategy.noise())
     assert noise.shape == (3, 7) and noise.dtype == np.float32
     for index in range(6):
         sign = 1 if index % 2 == 0 else -1
@@ -19,11 +19,12 @@ def test_ask_gives_mirrored_float32_candidates_from_the_generations_noise():
 
 def test_the_table_noise_is_slices_of_the_table_and_any_range_of_pairs_rebuilds_alone():
     strategy = ce.EvolutionStrategy(np.zeros(7), population_size=6, sigma=0.5, seed=3)
-    noise = strategy.noise()
+    noise, table = np.asarray(strategy.noise()), strategy.table.numpy()
     for row in noise:
-        starts = np.flatnonzero(strategy.table == row[0])
-        assert any(np.array_equal(strategy.table[start : start + 7], row) for start in starts)
-    np.testing.assert_array_equal(ce.pair_noise(strategy.table, 3, 0, range(1, 3), 7), noise[1:])
+        starts = np.flatnonzero(table == row[0])
+        assert any(np.array_equal(table[start : start + 7], row) for start in starts)
+    np.testing.assert_array_equal(ce.pair_noise(table, [3, 0], range(1, 3), 7), noise[1:])
+    np.testing.assert_array_equal(strategy.noise(range(2, 3)), noise[2:])
 
 
 def test_noise_table_is_gaussian_and_seeded():
@@ -38,7 +39,7 @@ def test_noise_table_is_gaussian_and_seeded():
 def noise_of(seed, generation, pair, population_size=10):
     strategy = ce.EvolutionStrategy(np.zeros(50), population_size=population_size, seed=seed)
     strategy.generation = generation
-    return strategy.noise()[pair]
+    return np.asarray(strategy.noise())[pair]
 
 
 def test_noise_is_a_pure_function_of_seed_generation_and_pair():
@@ -53,7 +54,7 @@ def test_centred_ranks_tie_scale_and_rank_non_finite_worst():
     np.testing.assert_allclose(ce.centred_ranks(np.array([3.0, 1.0, 2.0])), [0.5, -0.5, 0.0])
     np.testing.assert_allclose(ce.centred_ranks(np.array([1.0, 5.0, 5.0, 0.0, 7.0])), [-0.25, 0.125, 0.125, -0.5, 0.5])
     assert np.all(ce.centred_ranks(np.full(10, 0.3)) == 0)
-    ranks = ce.centred_ranks(np.array([0.0, np.nan, 1.0, np.inf, -np.inf, -5.0]))
+    ranks = np.asarray(ce.centred_ranks(np.array([0.0, np.nan, 1.0, np.inf, -np.inf, -5.0])))
     assert ranks[1] == ranks[3] == ranks[4] == ranks.min()  # NaN and ±inf share the worst ranks
     assert ranks[2] == 0.5 and abs(ranks.sum()) < 1e-6
 
@@ -61,8 +62,8 @@ def test_centred_ranks_tie_scale_and_rank_non_finite_worst():
 def test_gradient_estimate_points_along_the_true_gradient():
     direction = np.random.default_rng(0).standard_normal(50).astype("float32")
     strategy = ce.EvolutionStrategy(np.zeros(50), population_size=1000, sigma=0.1, seed=0)
-    candidates = strategy.ask()
-    gradient = strategy.tell(candidates @ direction)  # a linear function: its gradient is `direction`
+    candidates = np.asarray(strategy.ask())
+    gradient = np.asarray(strategy.tell(candidates @ direction))  # a linear function: its gradient is `direction`
     cosine = gradient @ direction / np.linalg.norm(gradient) / np.linalg.norm(direction)
     assert cosine > 0.9
 
@@ -72,7 +73,7 @@ def test_converges_on_a_quadratic():
     strategy = ce.EvolutionStrategy(np.zeros(30), population_size=50, sigma=0.1, learning_rate=0.05, seed=0)
     start = np.linalg.norm(strategy.theta - target)
     for _ in range(400):
-        candidates = strategy.ask()
+        candidates = np.asarray(strategy.ask())
         strategy.tell(-np.sum((candidates - target) ** 2, axis=1))
     assert np.linalg.norm(strategy.theta - target) < 0.05 * start
 
@@ -81,7 +82,7 @@ def test_equal_rewards_give_exactly_zero_step():
     theta = np.arange(5, dtype="float32")
     strategy = ce.EvolutionStrategy(theta, population_size=8, sigma=0.1, seed=0)
     strategy.ask()
-    gradient = strategy.tell(np.full(8, -1.0))
+    gradient = np.asarray(strategy.tell(np.full(8, -1.0)))
     assert np.all(gradient == 0)
     np.testing.assert_array_equal(strategy.theta, theta)
 
@@ -92,11 +93,11 @@ def test_nan_rewards_leave_theta_finite_and_rank_worst():
     strategy.tell(np.array([np.nan, np.nan, np.nan, np.nan]))
     assert np.all(np.isfinite(strategy.theta))
     strategy.ask()
-    noise = strategy.noise()
+    noise = np.asarray(strategy.noise())
     rewards = np.array([1.0, np.nan, 0.0, 0.0])  # the NaN candidate counts as the worst
     gradient = strategy.tell(rewards)
     assert np.all(np.isfinite(strategy.theta))
-    ranks = ce.centred_ranks(np.array([1.0, -np.inf, 0.0, 0.0]))
+    ranks = np.asarray(ce.centred_ranks(np.array([1.0, -np.inf, 0.0, 0.0])))
     signed_noise = np.stack([noise[0], -noise[0], noise[1], -noise[1]])
     expected = ranks @ signed_noise / (4 * 0.1)  # grad ≈ R · n over the four candidates
     np.testing.assert_allclose(gradient, expected, rtol=1e-5)
@@ -114,6 +115,23 @@ def test_es_moves_a_cloud_up_a_two_dimensional_hill():
     figure = ce.es_on_a_hill(shown=(0, 20))
     first, last = (axes.collections[-1].get_offsets()[0] for axes in figure.axes[:2])  # theta's cross
     assert np.linalg.norm(last - 1.0) < 0.25 * np.linalg.norm(first - 1.0)  # theta near the top at (1, 1)
+
+
+def test_a_restart_gives_fresh_weights_and_a_fresh_adam_in_the_same_variables():
+    strategy = ce.EvolutionStrategy(np.zeros(6), population_size=4, sigma=0.1, seed=0)
+    fresh = ce.EvolutionStrategy(np.ones(6), population_size=4, sigma=0.1, seed=5)
+    variables = [strategy.variable, *strategy.optimizer.variables]
+    for _ in range(3):
+        strategy.tell(np.arange(4.0))
+    strategy.restart(np.ones(6, "float32"), seed=5)
+    assert [strategy.variable, *strategy.optimizer.variables] == variables  # the same variables ...
+    assert strategy.generation == 3 and strategy.seed == 5  # ... the noise of seed 5 goes on from generation 3
+    fresh.generation = 3
+    np.testing.assert_array_equal(strategy.noise(), fresh.noise())
+    for mine, theirs in zip(variables, [fresh.variable, *fresh.optimizer.variables]):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # ... and Adam as it was before any step
+    np.testing.assert_array_equal(strategy.tell(np.arange(4.0)), fresh.tell(np.arange(4.0)))
+    np.testing.assert_array_equal(strategy.theta, fresh.theta)
 
 
 def test_every_setting_says_what_it_does_and_what_it_accepts():

@@ -279,22 +279,21 @@ def test_a_deadline_says_what_stopped_a_run():
     assert best.why == "best possible"
 
 
-def tracing_count(player):
-    """How many times the compiled function inside a catch_es player has been traced (compiled)."""
-    compiled, = [cell.cell_contents for cell in player.__closure__
-                 if hasattr(cell.cell_contents, "experimental_get_tracing_count")]
-    return compiled.experimental_get_tracing_count()
+def compiled_generations(play_generation):
+    """The generations compiled inside a catch_es.play_here: {strategy's id: how often it was traced}."""
+    compiled, = [cell.cell_contents for cell in play_generation.__closure__ if isinstance(cell.cell_contents, dict)]
+    return {id(strategy): function.experimental_get_tracing_count() for strategy, function in compiled.items()}
 
 
 def test_compiling_comes_before_the_seeds_so_that_no_run_times_it_even_across_restarts():
     config = rl.StudyConfig(population_size=10, max_population_size=40, patience=3, compare_games=30_000,
                             compare_seconds=300, render=False)
     game = rl.Game(config, snr_games=320)
-    compiled = tracing_count(game.player)
-    assert compiled == 3  # the populations 10, 20 and 40 a restart can reach, each with theta beside it
+    compiled = compiled_generations(game.play_generation)
+    assert sorted(compiled.values()) == [1, 1, 1]  # the populations 10, 20 and 40 a restart can reach
     runs = game.race(seed=1)
-    assert runs["ES"].result.history[-1]["restarts"] >= 2  # it restarted into the larger populations ...
-    assert tracing_count(game.player) == compiled  # ... and compiled nothing while the clock ran
+    assert runs["ES"].result.history[-1]["restarts"] >= 3  # it restarted into the larger populations and on ...
+    assert compiled_generations(game.play_generation) == compiled  # ... and compiled nothing while the clock ran
 
 
 def test_the_expected_catch_rate_of_the_sampled_policy_is_exact():
