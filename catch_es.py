@@ -377,12 +377,15 @@ class EvolutionStrategy:
         self.draw.assign_add([0, 1])  # the next generation
         return gradient[0]
 
-    def restart(self, theta, seed):
-        """Fresh weights and a fresh Adam, in the same variables: what was compiled for them stays."""
-        if seed != self.seed:
-            self.table.assign(noise_table(seed, len(theta)))
-        self.draw.assign([seed, self.generation])
-        for variable, value in zip([self.variable, *self.optimizer.variables], [theta, *self.fresh]):
+    def state(self):  # all the next generations depend on: theta, the generation, Adam's state
+        return [self.variable, self.draw[1], *self.optimizer.variables]
+
+    def load(self, state, seed=None):
+        """Put `state` (as `state()` gives it, as values) into the same variables: what was compiled stays."""
+        if seed not in (None, self.seed):
+            self.table.assign(noise_table(seed, self.variable.shape[0]))
+        self.draw.assign([self.seed if seed is None else seed, int(state[1])])
+        for variable, value in zip([self.variable, *self.optimizer.variables], [state[0], *state[2:]]):
             variable.assign(value)
 
 
@@ -508,8 +511,8 @@ def new_strategy(config, restarts=0, generation=0, strategies=None):
     keras.utils.set_random_seed(seed)  # the initial weights
     model, strategies = build_policy(config.hidden_units), {} if strategies is None else strategies
     population = population_of(config, restarts)
-    if population in strategies:
-        strategies[population].restart(flatten_weights(model), config.seed)
+    if population in strategies:  # fresh weights and a fresh Adam
+        strategies[population].load([flatten_weights(model), generation, *strategies[population].fresh], config.seed)
     else:
         strategies[population] = EvolutionStrategy(flatten_weights(model), population, config.sigma,
                                                    config.learning_rate, config.weight_decay, config.seed)
@@ -576,7 +579,7 @@ def write_atomically(path, write):
 
 def save_checkpoint(folder, config, strategy, history):
     """Save all the next generations depend on (theta, the generation, Adam's state), with the history so far."""
-    state = [strategy.theta, np.int64(strategy.generation)] + [v.numpy() for v in strategy.optimizer.variables]
+    state = [np.asarray(value) for value in strategy.state()]
     arrays = {f"state_{index}": value for index, value in enumerate(state)}
     settings, earlier = json.dumps(dataclasses.asdict(config)), json.dumps(history[: strategy.generation])
     write_atomically(folder / "checkpoint.npz", lambda path: np.savez(path, config=settings, history=earlier, **arrays))
@@ -625,21 +628,21 @@ class TrainingResult(NamedTuple):
 def play_here(model, game=play):
     """Generations played in this process, each one compiled call: ask, play (theta beside), tell.
 
-    Returns theta before the step, its catches and each candidate's mean reward."""
+    Returns theta's catches, each candidate's mean reward, and the strategy's state before the step."""
     play_population, compiled = population_games(model, game), {}
 
     def generation(strategy, *starts):
-        theta = ops.convert_to_tensor(strategy.variable)  # read before `tell` moves it
-        rewards = play_population(ops.concatenate([theta[None], strategy.ask()]), *starts)  # row 0: theta
+        before = [ops.copy(value) for value in strategy.state()]  # read before `tell` moves them
+        rewards = play_population(ops.concatenate([before[0][None], strategy.ask()]), *starts)  # row 0: theta
         totals = ops.sum(rewards[1:], axis=1)  # whole numbers, exact in any order: ranked as the means are
         strategy.tell(totals)
-        return theta, rewards[0], totals
+        return rewards[0], totals, before
 
     def play_generation(strategy):
         if strategy not in compiled:  # once per strategy: restarts reuse it (`new_strategy`)
             compiled[strategy] = tf.function(functools.partial(generation, strategy), jit_compile=True)
-        theta, own, totals = compiled[strategy](*starts_for(strategy.population_size + 1))
-        return theta.numpy(), count_catches(own), totals.numpy() / FRUITS
+        own, totals, before = compiled[strategy](*starts_for(strategy.population_size + 1))
+        return count_catches(own), totals.numpy() / FRUITS, [value.numpy() for value in before]
 
     return play_generation
 
@@ -683,11 +686,9 @@ def train(config, progress=None, folder=None, resume=None, stop=None, play_gener
     state, history = resume or (None, [])
     history, status = list(history), "limit"
     model, strategy = new_strategy(config, restarts_before(history), strategies=strategies)
-    play_generation, theta = play_generation or play_here(model), strategy.theta
+    play_generation = play_generation or play_here(model)
     if state is not None:  # a checkpoint's: theta, the generation, Adam's state
-        for variable, value in zip([strategy.variable, *strategy.optimizer.variables], [state[0], *state[2:]]):
-            variable.assign(value)
-        strategy.generation = int(state[1])
+        strategy.load(state)
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     for generation in range(strategy.generation, config.generations):
         status = "interrupted" if stop and stop.requested else status
@@ -695,13 +696,14 @@ def train(config, progress=None, folder=None, resume=None, stop=None, play_gener
             save_checkpoint(folder, config, strategy, history)
         if status == "interrupted":
             break
-        theta, catches, rewards = play_generation(strategy)  # ask, play, tell
+        catches, rewards, before = play_generation(strategy)  # ask, play, tell
         history.append(history_row(history, generation, rewards, catches, strategy.population_size, start))
         status = "solved" if catches == FRUITS else "stuck" if stuck(history) else "limit"
         done = status != "limit" or generation == config.generations - 1
         history[-1]["event"] = "" if done else plateau_event(history, config)
         progress(history, done)
-        if done:
+        if done:  # take back the step: the theta returned is the one just measured, and a resume replays it
+            strategy.load(before)
             break
         if not np.all(np.isfinite(strategy.theta)):
             raise FloatingPointError(f"theta is no longer finite after generation {generation}; "
@@ -709,8 +711,8 @@ def train(config, progress=None, folder=None, resume=None, stop=None, play_gener
         if history[-1]["event"]:  # a plateau: start afresh
             _, strategy = new_strategy(config, restarts_before(history), strategy.generation, strategies)
     if folder and status != "interrupted":
-        save_checkpoint(folder, config, strategy, history)  # resuming goes on from the next generation
-    set_flat_weights(model, theta)  # the theta whose catch rate was just measured
+        save_checkpoint(folder, config, strategy, history)  # resuming replays the last generation
+    set_flat_weights(model, strategy.theta)
     return TrainingResult(model, history, status)
 
 

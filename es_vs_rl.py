@@ -468,10 +468,10 @@ def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS
     runs = {}
     for name, es_config in es_configs.items():
         def play(strategy, name=name):
-            theta, catches, rewards = play_generation(strategy)
+            catches, rewards, before = play_generation(strategy)
             if watch:
-                watch(name, catches, theta)
-            return theta, catches, rewards
+                watch(name, catches, before[0])  # the theta that was measured
+            return catches, rewards, before
 
         # Enough generations for the budget of games at the first population: the games run out first.
         es_config = dataclasses.replace(es_config, generations=config.compare_games // (

@@ -58,13 +58,14 @@ class ShardPlayer:
         model = ce.build_policy(hidden_units)
         self.play_population = ce.make_player(model)
         self.strategy = ce.EvolutionStrategy(ce.flatten_weights(model), 2, sigma, seed=seed)
-        self.ask = ce.tf.function(self.strategy.ask, jit_compile=True)  # compiled as the driver's is: same bits
+        # Compiled, as the driver's generation is, so that the candidates come out the same to the bit.
+        self.ask = ce.tf.function(lambda start, stop: self.strategy.ask(range(start, stop)), jit_compile=True)
 
     def play(self, theta, generation, pairs):
         """Rebuild the candidates of `pairs` and play them beside theta: (theta's catches, each one's total)."""
         self.strategy.variable.assign(theta)
         self.strategy.generation = generation
-        rewards = self.play_population(np.vstack([theta, self.ask(pairs)]))
+        rewards = self.play_population(np.vstack([theta, self.ask(pairs.start, pairs.stop)]))
         return ce.count_catches(rewards[0]), rewards[1:].sum(axis=1, dtype="float32")  # whole numbers: exact
 
     def pid(self):
@@ -141,11 +142,11 @@ class RayPlayers:
         self.sent += theta.nbytes + sum(len(pickle.dumps(call)) for call in calls)
         self.received += sum(len(pickle.dumps(result)) for result in results)
         self.generations += 1
-        totals = np.concatenate([totals for _, totals in results])
+        totals, before = np.concatenate([totals for _, totals in results]), [np.asarray(v) for v in strategy.state()]
         if strategy not in self.tells:  # compiled once per strategy, as play_here compiles its generation
             self.tells[strategy] = ce.tf.function(strategy.tell, jit_compile=True)
         self.tells[strategy](totals)
-        return theta, results[0][0], totals / ce.FRUITS  # every worker played theta
+        return results[0][0], totals / ce.FRUITS, before  # every worker played theta
 
     def pids(self):
         return self.ray.get([actor.pid.remote() for actor in self.actors])

@@ -117,13 +117,13 @@ def test_es_moves_a_cloud_up_a_two_dimensional_hill():
     assert np.linalg.norm(last - 1.0) < 0.25 * np.linalg.norm(first - 1.0)  # theta near the top at (1, 1)
 
 
-def test_a_restart_gives_fresh_weights_and_a_fresh_adam_in_the_same_variables():
+def test_a_restart_loads_fresh_weights_and_a_fresh_adam_into_the_same_variables():
     strategy = ce.EvolutionStrategy(np.zeros(6), population_size=4, sigma=0.1, seed=0)
     fresh = ce.EvolutionStrategy(np.ones(6), population_size=4, sigma=0.1, seed=5)
     variables = [strategy.variable, *strategy.optimizer.variables]
     for _ in range(3):
         strategy.tell(np.arange(4.0))
-    strategy.restart(np.ones(6, "float32"), seed=5)
+    strategy.load([np.ones(6, "float32"), strategy.generation, *strategy.fresh], seed=5)  # as a restart does
     assert [strategy.variable, *strategy.optimizer.variables] == variables  # the same variables ...
     assert strategy.generation == 3 and strategy.seed == 5  # ... the noise of seed 5 goes on from generation 3
     fresh.generation = 3
@@ -132,6 +132,23 @@ def test_a_restart_gives_fresh_weights_and_a_fresh_adam_in_the_same_variables():
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # ... and Adam as it was before any step
     np.testing.assert_array_equal(strategy.tell(np.arange(4.0)), fresh.tell(np.arange(4.0)))
     np.testing.assert_array_equal(strategy.theta, fresh.theta)
+
+
+def test_one_compiled_generation_is_ask_play_tell_and_returns_the_state_before_its_step():
+    config = ce.Config(population_size=10, hidden_units=8)
+    model, fused = ce.new_strategy(config)
+    _, plain = ce.new_strategy(config)
+    before = [np.asarray(value).copy() for value in fused.state()]
+    catches, rewards, state = ce.play_here(model)(fused)
+    for mine, theirs in zip(state, before):
+        np.testing.assert_array_equal(mine, theirs)
+    # The same generation, step by step: theta beside its candidates, played; the totals told.
+    played = ce.make_player(model)(np.vstack([plain.theta, np.asarray(plain.ask())]))
+    assert catches == ce.count_catches(played[0])
+    np.testing.assert_array_equal(rewards * ce.FRUITS, played[1:].sum(axis=1))
+    plain.tell(played[1:].sum(axis=1))
+    assert fused.generation == plain.generation == 1
+    np.testing.assert_allclose(fused.theta, plain.theta, atol=1e-6)  # (compiled apart, rounding may differ)
 
 
 def test_every_setting_says_what_it_does_and_what_it_accepts():
