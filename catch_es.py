@@ -5,10 +5,10 @@
 **Description:** evolve a small Keras network that plays Catch, with no backpropagation,
 by adding random noise to its weights and keeping what wins.
 
-Run it with `python catch_es.py` (about 10 seconds on a 2-core CPU), read it from top to
-bottom, then change it; `jupytext --to ipynb catch_es.py` makes it a notebook that trains a
-network while you read. What you read is what the script runs. Two studies import it:
-`es_vs_rl.py` (ES against reinforcement learning) and `scale_out.py` (on a Ray cluster).
+Run it with `python catch_es.py` (seconds on a 2-core CPU), read it top to bottom, change it;
+`jupytext --to ipynb catch_es.py` makes it a notebook that trains while you read. What you read
+is what the script runs. Two studies import it: `es_vs_rl.py` (ES against reinforcement
+learning) and `scale_out.py` (on a Ray cluster).
 
 ## Introduction
 
@@ -38,8 +38,7 @@ which this tutorial pays by playing thousands of games in one compiled call.
 
 ## Setup
 
-Keras 3 runs on TensorFlow here, whose XLA compiler turns a whole generation of games into one
-fast call; the backend is chosen before Keras is imported.
+Keras 3 on TensorFlow, whose XLA compiler turns a whole generation into one fast call.
 """
 
 # %%
@@ -54,7 +53,6 @@ import csv
 import dataclasses
 import json
 import fcntl
-import functools
 import signal
 import sys
 import time
@@ -105,8 +103,7 @@ class CatchState(NamedTuple):
     basket_centre: object
 
 
-def start_states():
-    """The fruit column and basket centre of every start: 10 columns times 8 centres."""
+def start_states():  # the fruit column and basket centre of every start: 10 columns times 8 centres
     fruit_columns, basket_centres = np.meshgrid(np.arange(GRID_SIZE), np.arange(1, GRID_SIZE - 1), indexing="ij")
     return fruit_columns.ravel().astype("int32"), basket_centres.ravel().astype("int32")
 
@@ -137,9 +134,9 @@ def play(policy, fruit_columns, basket_centres):
 # %% [markdown]
 """
 `ops.fori_loop` is a loop that the compiler keeps as a loop. For nine steps a Python `for`,
-which it unrolls, is as fast; for longer games it is not (18 steps: 190 against 17 ms). There are only 80 start states,
-and a network that always picks its most likely action plays each the same way every time,
-so its **exact catch rate** is how many of the 80 games it wins: "solved" means 80 of 80.
+which it unrolls, is as fast; for longer games it is not (18 steps: 190 against 17 ms). There
+are only 80 start states, and a network that always picks its most likely action plays each
+the same way every time, so its **exact catch rate** is how many of the 80 games it wins.
 
 ## The policy
 
@@ -166,8 +163,7 @@ def build_policy(hidden_units=100):
                              keras.layers.Dense(len(ACTIONS))])
 
 
-def greedy(model):
-    """The policy of a model: on each board, the action with the highest score."""
+def greedy(model):  # the policy of a model: on each board, the action with the highest score
     return lambda state: ops.cast(ops.argmax(model(observe(state)), axis=-1), "int32")
 
 
@@ -207,28 +203,23 @@ def set_flat_weights(model, flat):
 
 The blog post's code called `model.predict` once per step of one game: milliseconds of
 overhead for microseconds of arithmetic, hours per run. Here one call plays *every game of
-every candidate*:
-
-* `model.stateless_call(weights, ...)` runs the model with weights we pass in, so the same
-  model plays with any candidate's weights;
-* `keras.ops.vectorized_map` maps one candidate's games over the population, turning the
-  per-candidate matrix products into one batched product;
-* `tf.function(jit_compile=True)` compiles it all, nine steps of game and network for every
-  game, into one XLA program.
+every candidate*: `model.stateless_call(weights, ...)` runs the model with weights we pass in;
+`keras.ops.vectorized_map` maps one candidate's games over the population, turning the
+per-candidate products into one batched product; `tf.function(jit_compile=True)` compiles it
+all into one XLA program.
 
 One more trick pays for itself. A board has only four lit cells out of 100, so the first
 layer's product `board @ kernel` is the sum of four rows of its kernel. When the model
 starts with a `Dense` layer, the policy looks those rows up (`tf.gather`) instead of
-multiplying by 96 zeros: 25 times less arithmetic, and a generation played 3.0 times
-faster here (9.6 against 28.7 ms; `python benchmarks/benchmark.py --pieces` measures each
-trick of this file against the plain way). Any other model runs whole on the board. Both roads compute the
-same function; only the rounding of a sum can differ.
+multiplying by 96 zeros: 25 times less arithmetic, and a generation played 3.0 times faster
+(9.6 against 28.7 ms; `python benchmarks/benchmark.py --pieces` measures each trick of this
+file against the plain way). Any other model runs whole on the board: the same function,
+only the rounding of a sum can differ.
 """
 
 
 # %%
-def candidate_policy(model):
-    """weights -> the greedy policy of `model` with those flat weights, ready to be compiled."""
+def candidate_policy(model):  # weights -> the greedy policy of `model` with those flat weights, ready to be compiled
     shapes = [variable.shape for variable in model.trainable_variables]
     first = model.layers[0] if isinstance(model, keras.Sequential) and len(model.layers) > 1 else None
     lookup = isinstance(first, keras.layers.Dense)  # else the general road: the whole model on the whole board
@@ -257,9 +248,8 @@ def population_games(model, game=play):
     """A whole population's games, to be compiled: flat weights (P, D), start states (P, 80) -> rewards (P, 80)."""
     policy = candidate_policy(model)
 
-    def play_candidate(candidate):  # one candidate's weights and its own copy of the start states
-        weights, fruit_columns, basket_centres = candidate
-        return game(policy(weights), fruit_columns, basket_centres)
+    def play_candidate(candidate):  # one candidate's weights, and its own copy of the start states
+        return game(policy(candidate[0]), *candidate[1:])
 
     return lambda population, *starts: ops.vectorized_map(play_candidate, (population, *starts))
 
@@ -271,8 +261,7 @@ def starts_for(candidates):
     return [np.tile(states, (candidates, 1)) for states in start_states()]
 
 
-def make_player(model, game=play):
-    """One compiled call: flat weights (P, D) -> rewards (P, 80) of `game`, as NumPy."""
+def make_player(model, game=play):  # one compiled call: flat weights (P, D) -> rewards (P, 80) of `game`, as NumPy
     play_population = tf.function(population_games(model, game), jit_compile=True)
     return lambda population: play_population(population, *starts_for(len(population))).numpy()
 
@@ -287,34 +276,32 @@ they are all computed side by side: the "embarrassingly parallel" of ES made con
 Here is the heart of it, for any function of a flat vector, in the ask/tell style of pycma,
 estool and evosax: `ask()` hands out candidates, you score them any way you like,
 `tell(rewards)` moves `theta`. The noise comes from OpenAI's trick, a **shared noise table**:
-one block of 4 million Gaussian numbers drawn once per run, each pair's noise a slice of it
-starting at an offset drawn from `(seed, generation)`. That is 0.5 ms a generation instead
-of 8.9 ms for fresh noise, and the noise of candidate `i` in generation `g` is still a pure
-function of `(seed, g, i)`: `tell` looks it up again instead of keeping it, a run can be
-replayed exactly, and workers on other machines rebuild any candidate from a few integers.
+one block of 4 million Gaussian numbers, the same for every run, each pair's noise a slice of
+it at an offset drawn from `key = (seed, generation)` by TensorFlow's stateless generator. So
+the noise of candidate `i` in generation `g` is a pure function of `(seed, g, i)`: `tell`
+looks it up again instead of keeping it, a run can be replayed exactly, and workers on other
+machines rebuild any candidate from a few integers. Everything is `keras.ops`, so that ask and
+tell compile together with the games (Training, below).
 """
 
 # %%
 NOISE_TABLE_SIZE = 2**22  # 4 million floats, 16 MB, made in about 0.1 s
 
 
-def noise_table(seed, dimension):
-    """One block of Gaussian noise, made once per run: every candidate's noise is a slice of it."""
-    size = max(NOISE_TABLE_SIZE, 10 * dimension)
-    # spawn_key gives the table and each generation's offsets independent random streams.
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))).standard_normal(size, dtype="float32")
+def noise_table(dimension):
+    """One block of Gaussian noise, the same for every run: each candidate's noise is a slice of it."""
+    return np.random.default_rng(0).standard_normal(max(NOISE_TABLE_SIZE, 10 * dimension), dtype="float32")
 
 
-def pair_noise(table, draw, pairs, dimension):
-    """The noise n of each mirrored pair in `pairs` (a range) of the generation `draw` = (seed, generation)."""
-    starts = tf.random.stateless_uniform([pairs.stop], draw, 0, table.shape[0] - dimension + 1, tf.int32)
+def pair_noise(table, key, pairs, dimension):
+    """The noise n of each mirrored pair in `pairs` (a range) of a generation; `key` is (seed, generation)."""
+    starts = tf.random.stateless_uniform([pairs.stop], key, 0, table.shape[0] - dimension + 1, tf.int32)
     return ops.take(table, starts[pairs.start :, None] + ops.arange(dimension))  # one row per pair
 
 
 def mirrored(theta, sigma, noise):
     """The candidates theta + sigma·n and theta - sigma·n for each row n of `noise`, pair after pair."""
-    step = sigma * noise
-    return ops.reshape(ops.stack([theta + step, theta - step], axis=1), (-1, noise.shape[-1]))
+    return ops.reshape(ops.stack([theta + sigma * noise, theta - sigma * noise], axis=1), (-1, noise.shape[-1]))
 
 
 # %% [markdown]
@@ -328,7 +315,7 @@ The update is the blog's `grad ≈ R · n`, with four refinements, each a line o
   scale, and when every candidate scores the same all ranks tie, so the step is exactly zero
   (the blog's code divided by the rewards' spread, zero then). Non-finite rewards rank worst.
 * **Adam.** Keras's Adam adapts the step size per weight, exactly as it would for a
-  backpropagated gradient; its step is compiled with `tf.function` (0.8 ms against 6.2).
+  backpropagated gradient.
 * **Weight decay.** Adam turns even a noisy estimate into full-size steps, so the weights
   keep growing, until the network's choices are so firm that noise of size `sigma` changes
   no action: every candidate then plays alike and learning stalls. Adam's decoupled weight
@@ -347,22 +334,20 @@ def centred_ranks(rewards):
 
 class EvolutionStrategy:
     def __init__(self, theta, population_size=100, sigma=0.1, learning_rate=0.05, weight_decay=0.0, seed=0):
-        self.population_size, self.sigma = population_size, sigma
+        self.population_size, self.sigma, self.table = population_size, sigma, ops.array(noise_table(len(theta)))
         self.variable = keras.Variable(np.asarray(theta, dtype="float32"), name="theta")
-        self.draw = keras.Variable([seed, 0], dtype="int32", trainable=False, name="seed_and_generation")
-        self.table = keras.Variable(noise_table(seed, len(theta)), trainable=False, name="noise_table")
+        self.key = keras.Variable([seed, 0], dtype="int32", trainable=False, name="seed_and_generation")
         self.optimizer = keras.optimizers.Adam(learning_rate, weight_decay=weight_decay or None)
         self.optimizer.build([self.variable])  # Adam's state must exist before its step is compiled
         self.fresh = [variable.numpy() for variable in self.optimizer.variables]  # Adam before any step
 
     theta = property(lambda self: self.variable.numpy())
-    seed = property(lambda self: int(self.draw[0]))
-    generation = property(lambda self: int(self.draw[1]), lambda self, number: self.draw.assign([self.seed, number]))
+    generation = property(lambda self: int(self.key[1]), lambda self, number: self.key.assign([self.key[0], number]))
 
     def noise(self, pairs=None):
         """This generation's noise n, one row per mirrored pair (of `pairs`, a range, or all)."""
         pairs = pairs or range(self.population_size // 2)
-        return pair_noise(self.table, self.draw, pairs, self.variable.shape[0])
+        return pair_noise(self.table, self.key, pairs, self.variable.shape[0])
 
     def ask(self, pairs=None):
         """Candidates theta + sigma·n and theta - sigma·n, pair after pair: +n0, -n0, +n1, -n1, ..."""
@@ -372,19 +357,16 @@ class EvolutionStrategy:
         advantages = centred_ranks(ops.reshape(ops.cast(rewards, "float32"), [self.population_size]))
         # grad ≈ R · n: each candidate's noise, weighted by how well it did, summed over the
         # population. Pair k played +n_k and -n_k, so together they add (R_2k - R_2k+1) · n_k.
-        gradient = (advantages[0::2] - advantages[1::2])[None] @ self.noise() / (self.population_size * self.sigma)
-        self.optimizer.apply([-gradient[0]], [self.variable])  # Adam descends: minus the gradient
-        self.draw.assign_add([0, 1])  # the next generation
-        return gradient[0]
+        gradient = ops.matmul(advantages[0::2] - advantages[1::2], self.noise()) / (self.population_size * self.sigma)
+        self.optimizer.apply([-gradient], [self.variable])  # Adam descends: minus the gradient
+        self.key.assign_add([0, 1])  # the next generation
+        return gradient
 
     def state(self):  # all the next generations depend on: theta, the generation, Adam's state
-        return [self.variable, self.draw[1], *self.optimizer.variables]
+        return [self.variable, self.key[1], *self.optimizer.variables]
 
-    def load(self, state, seed=None):
-        """Put `state` (as `state()` gives it, as values) into the same variables: what was compiled stays."""
-        if seed not in (None, self.seed):
-            self.table.assign(noise_table(seed, self.variable.shape[0]))
-        self.draw.assign([self.seed if seed is None else seed, int(state[1])])
+    def load(self, state, seed=None):  # into the same variables, so that what was compiled for them stays
+        self.key.assign([self.key[0] if seed is None else seed, int(state[1])])
         for variable, value in zip([self.variable, *self.optimizer.variables], [state[0], *state[2:]]):
             variable.assign(value)
 
@@ -434,10 +416,9 @@ if __name__ == "__main__" and NOTEBOOK:
 ## Plateaus, and starting afresh
 
 On Catch the ES has one way to fail. A network stuck at 72 of 80 misses all 8 games of one
-fruit column (column 0, in three stalled runs we looked at), and no small change of its weights
-turns one of those misses into a catch: every candidate misses the same games, and `R · n`
-carries no signal about that column. It is the weakness named by notes that compare ES with
-reinforcement learning (noise that changes no outcome gives no signal), in a milder form.
+fruit column, and no small change of its weights turns one of those misses into a catch: every
+candidate misses the same games, and `R · n` carries no signal about that column: the weakness
+named by notes that compare ES with RL (noise that changes no outcome gives no signal).
 
 The cure is the one CMA-ES users know as IPOP: when the exact catch rate of `theta` has not
 beaten its best for `patience` generations, start again from fresh weights with a population
@@ -504,20 +485,16 @@ def population_of(config, restarts):
 
 
 def new_strategy(config, restarts=0, generation=0, strategies=None):
-    """The model and strategy of the attempt after `restarts` restarts: fresh weights from (seed, restarts).
-
-    `strategies` keeps one strategy per population, restarted in place, so that nothing is compiled twice."""
+    """The model and strategy of the attempt after `restarts` restarts: fresh weights from (seed, restarts)."""
     seed = config.seed if restarts == 0 else int(np.random.SeedSequence([config.seed, restarts]).generate_state(1)[0])
     keras.utils.set_random_seed(seed)  # the initial weights
-    model, strategies = build_policy(config.hidden_units), {} if strategies is None else strategies
-    population = population_of(config, restarts)
-    if population in strategies:  # fresh weights and a fresh Adam
-        strategies[population].load([flatten_weights(model), generation, *strategies[population].fresh], config.seed)
-    else:
+    model, population = build_policy(config.hidden_units), population_of(config, restarts)
+    strategies = {} if strategies is None else strategies  # one per population, kept: what is compiled for it stays
+    if population not in strategies:
         strategies[population] = EvolutionStrategy(flatten_weights(model), population, config.sigma,
-                                                   config.learning_rate, config.weight_decay, config.seed)
-    strategies[population].generation = generation
-    return model, strategies[population]
+                                                   config.learning_rate, config.weight_decay)
+    strategies[population].load([flatten_weights(model), generation, *strategies[population].fresh], config.seed)
+    return model, strategies[population]  # with fresh weights and a fresh Adam
 
 
 # %% [markdown]
@@ -579,8 +556,7 @@ def write_atomically(path, write):
 
 def save_checkpoint(folder, config, strategy, history):
     """Save all the next generations depend on (theta, the generation, Adam's state), with the history so far."""
-    state = [np.asarray(value) for value in strategy.state()]
-    arrays = {f"state_{index}": value for index, value in enumerate(state)}
+    arrays = {f"state_{index}": np.asarray(value) for index, value in enumerate(strategy.state())}
     settings, earlier = json.dumps(dataclasses.asdict(config)), json.dumps(history[: strategy.generation])
     write_atomically(folder / "checkpoint.npz", lambda path: np.savez(path, config=settings, history=earlier, **arrays))
 
@@ -607,11 +583,15 @@ class StopSignals:
 """
 ## Training
 
-The loop the introduction promised: ask for candidates, play all their games in one call,
-tell the strategy how each did. `theta` plays in the same call, so each generation measures its
-exact catch rate, and training stops once it catches all 80. Around the loop: restarts,
-checkpoints, and an early stop when every candidate has scored the same for `STUCK_AFTER`
-generations: every step is then exactly zero (the weakness at its purest: `--sigma 1e-8`).
+The loop the introduction promised: ask for candidates, play their games, tell the strategy
+how each did, as **one compiled call** (`play_here`): `theta` and Adam's state stay in
+TensorFlow's variables between calls, and `theta` plays beside its candidates, so each
+generation also measures its exact catch rate. Each strategy is compiled once: `new_strategy`
+keeps one per population, and a restart loads fresh weights into it. Once a run is done, its
+last step is taken back, so that the network kept is the one just measured. Around the loop:
+restarts, checkpoints, and an early stop when every candidate has scored the same for
+`STUCK_AFTER` generations: every step is then exactly zero (the weakness at its purest:
+`--sigma 1e-8`).
 """
 
 
@@ -626,11 +606,10 @@ class TrainingResult(NamedTuple):
 
 
 def play_here(model, game=play):
-    """Generations played in this process, each one compiled call: ask, play (theta beside), tell.
+    """A generation in one compiled call: theta's catches, the candidates' mean rewards, the state before."""
+    play_population = population_games(model, game)
 
-    Returns theta's catches, each candidate's mean reward, and the strategy's state before the step."""
-    play_population, compiled = population_games(model, game), {}
-
+    @tf.function(jit_compile=True)  # traced once per strategy: `new_strategy` keeps them, restarts reuse them
     def generation(strategy, *starts):
         before = [ops.copy(value) for value in strategy.state()]  # read before `tell` moves them
         rewards = play_population(ops.concatenate([before[0][None], strategy.ask()]), *starts)  # row 0: theta
@@ -639,9 +618,7 @@ def play_here(model, game=play):
         return rewards[0], totals, before
 
     def play_generation(strategy):
-        if strategy not in compiled:  # once per strategy: restarts reuse it (`new_strategy`)
-            compiled[strategy] = tf.function(functools.partial(generation, strategy), jit_compile=True)
-        own, totals, before = compiled[strategy](*starts_for(strategy.population_size + 1))
+        own, totals, before = generation(strategy, *starts_for(strategy.population_size + 1))
         return count_catches(own), totals.numpy() / FRUITS, [value.numpy() for value in before]
 
     return play_generation
@@ -680,8 +657,8 @@ def plateau_event(history, config):
 def train(config, progress=None, folder=None, resume=None, stop=None, play_generation=None, strategies=None):
     """Train until solved, stuck, the limit or `stop`, checkpointing into `folder`, from `resume`'s (state, history).
 
-    `play_generation` plays a generation elsewhere (the scaling-out study's Ray workers); `strategies`, one
-    per population, are reused from an earlier run (with what was compiled for them)."""
+    `play_generation` plays a generation elsewhere (the scaling-out study's Ray workers); `strategies` (as
+    `new_strategy` keeps them) are an earlier run's, with what was compiled for them."""
     progress, strategies = progress or Progress(config), {} if strategies is None else strategies
     state, history = resume or (None, [])
     history, status = list(history), "limit"
@@ -833,9 +810,8 @@ if __name__ == "__main__" and NOTEBOOK:
 """
 ## A folder per run
 
-Each run gets a folder under `runs/`, as in CleanRL, named after its seed and start time (a
-folder that already holds files is never written into). A run holds its folder with a lock on
-`run.lock`, so no second run writes into it; the system drops the lock when the run ends.
+Each run gets a folder under `runs/`, as in CleanRL, named after its seed and start time, never
+one that holds files already, and holds it with a lock on `run.lock` (dropped when it ends).
 """
 
 
@@ -986,8 +962,7 @@ def resumed_config(saved, given, played):
 
 
 # %%
-def load_policy(path):
-    """A saved Keras model that can play Catch; ValueError saying why not."""
+def load_policy(path):  # a saved Keras model that can play Catch; ValueError saying why not
     for wrong, what in [(Path(path).is_dir(), "is a folder, not a saved network (a .keras file)"),
                         (not Path(path).is_file(), "no such file")]:
         if wrong:
@@ -1049,8 +1024,7 @@ def prepare(argv=None, play_on=None):
 
 
 # %%
-def outcome(result, config):
-    """The run's result in a line."""
+def outcome(result, config):  # the run's result in a line
     last = result.history[-1] if result.history else dict(catch_rate=0.0, generation=0, games=0, seconds=0.0)
     caught = f"{round(last['catch_rate'] * FRUITS)}/{FRUITS} fruits caught"
     return {"solved": f"solved: all {FRUITS} fruits caught after {last['generation']} generations, {last['games']:,} "
@@ -1101,10 +1075,9 @@ def main(argv=None, play_on=None):
 """
 ## Conclusion
 
-On a 2-core CPU every one of the seeds 0 to 99 catches all 80 fruits, in a median of 144
-generations and 9 to 10 seconds from launch (`python benchmarks/benchmark.py --solve-only`):
-10,403 weights, no gradient, only noise, rewards, ranks and one matrix product, at the cost of
-many more games than a gradient method would need. Going further:
+On a 2-core CPU every one of the seeds 0 to 99 catches all 80 fruits (`python
+benchmarks/benchmark.py --solve-only`, figures in the README): 10,403 weights, no gradient,
+only noise, ranks and one matrix product, at the cost of many more games. Going further:
 
 * **ES against reinforcement learning.** `python es_vs_rl.py` trains REINFORCE beside the ES
   from the same initial weights and measures the claims made for ES, on longer games too.

@@ -7,11 +7,14 @@
     python benchmarks/benchmark.py --loops      # only longer games: unrolled steps against a compiled loop
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
     python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
+    python benchmarks/benchmark.py --peer --seeds 0-4   # beside evosax's Open_ES (../shared/peers), interleaved
 
 Every figure is a median over repeats; the speed-up is a ratio of two figures measured
 in the same run, so that a busy machine slows both sides alike.
 """
 import argparse
+import csv
+import json
 import math
 import os
 import statistics
@@ -75,34 +78,31 @@ def pieces(repeats):
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
     theta, config = ce.flatten_weights(model), ce.Config()
-    strategy = ce.EvolutionStrategy(theta, config.population_size, config.sigma, config.learning_rate,
-                                    config.weight_decay, config.seed)
+    _, strategy = ce.new_strategy(config)
     inputs = keras.Input((100,))  # the same network as a functional model: the player runs it whole on the board
     whole = keras.Model(inputs, model.layers[1](model.layers[0](inputs)))
     lookup, general, unrolled_player = ce.make_player(model), ce.make_player(whole), ce.make_player(model, unrolled(1))
-    population = np.vstack([theta, strategy.ask()])
-    rewards = np.random.default_rng(0).uniform(-1, 1, config.population_size)
-    gradient = strategy.tell(rewards)
-    eager = keras.optimizers.Adam(config.learning_rate, weight_decay=config.weight_decay)
-    variable = keras.Variable(theta)
+    population = np.vstack([theta, np.asarray(strategy.ask())])
+    ask, tell = (ce.tf.function(method, jit_compile=True) for method in (strategy.ask, strategy.tell))
+    noise = ce.tf.function(strategy.noise, jit_compile=True)
+    fused = ce.play_here(model)
 
     def fresh_noise():
         return np.random.default_rng([config.seed, 0]).standard_normal((50, len(theta)), dtype="float32")
 
-    def stacked():
-        noise = config.sigma * strategy.noise()
-        return np.stack([strategy.theta + noise, strategy.theta - noise], axis=1).reshape(100, -1)
+    def three_calls():  # ask, play and tell compiled apart, with NumPy in between: a generation before issue 20
+        rewards = lookup(np.vstack([strategy.theta, ask().numpy()]))
+        tell(rewards[1:].sum(axis=1))
+        return ce.count_catches(rewards[0])
 
     rows = [("play theta and 100 candidates: the board @ kernel / four rows looked up", lambda: general(population),
              lambda: lookup(population)),
             ("... the nine steps unrolled / a compiled loop", lambda: unrolled_player(population),
              lambda: lookup(population)),
-            ("draw the noise of 50 pairs: fresh / from the table", fresh_noise, strategy.noise),
-            ("ask: candidates stacked / built in place", stacked, strategy.ask),
-            ("one Adam step: eager / compiled", lambda: eager.apply([gradient], [variable]),
-             lambda: strategy.climb(gradient)),
-            ("tell: the noise again, R · n, the Adam step", lambda: strategy.tell(rewards), None),
-            ("a whole generation: ask, play, tell", lambda: strategy.tell(ce.play_here(lookup)(strategy)[1]), None)]
+            ("draw the noise of 50 pairs: fresh / from the table", fresh_noise, lambda: noise().numpy()),
+            ("ask, compiled alone", lambda: ask().numpy(), None),
+            ("tell (ranks, R · n, Adam), compiled alone", lambda: tell(np.arange(100.0, dtype="float32")), None),
+            ("a generation: three compiled calls / one", three_calls, lambda: fused(strategy))]
     print(f"milliseconds per generation of the default run, median of {repeats}: the plain way / the trick")
     for name, plain, trick in rows:
         slow = median_ms(plain, repeats)
@@ -138,16 +138,15 @@ def generation_seconds(population_size, workers, repeats):
     config = ce.Config(population_size=population_size)
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
-    players = scale_out.RayPlayers(config, workers) if workers else ce.play_here(ce.make_player(model))
+    players = scale_out.RayPlayers(config, workers) if workers else ce.play_here(model)
     strategy = ce.EvolutionStrategy(ce.flatten_weights(model), population_size, seed=0)
     players(strategy)  # start the workers and compile
     seconds = []
     sent, received = getattr(players, "sent", 0), getattr(players, "received", 0)
     for _ in range(repeats):
         start = time.perf_counter()
-        _, rewards = players(strategy)
+        players(strategy)  # ask, play and tell
         seconds.append(time.perf_counter() - start)
-        strategy.tell(rewards)
     traffic = (getattr(players, "sent", 0) - sent) // repeats, (getattr(players, "received", 0) - received) // repeats
     if workers:
         players.close()
@@ -187,8 +186,11 @@ def predict_per_step_games_per_second(games):
     return games / (time.perf_counter() - start)
 
 
-def seconds_to_solve(seed, script):
-    """Run `python catch_es.py --seed S`: seconds from launch to the "solved" line and to exit, and generations."""
+def seconds_to_solve(seed, script, per_generation=None):
+    """Run `python catch_es.py --seed S`: seconds from launch to the "solved" line and to exit, and generations.
+
+    `per_generation`, a list, gets the median seconds between two generations (history.csv; the first, which
+    waits for the compiler, left out)."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, str(script), "--seed", str(seed), "--no-render", "--out", str(Path(folder) / "run")]
         start, solved_at, last = time.perf_counter(), None, "?"
@@ -201,7 +203,65 @@ def seconds_to_solve(seed, script):
                 if line.startswith("generation"):
                     last = line.split()[1].rstrip(":")
         exited_at = time.perf_counter() - start
+        if per_generation is not None:
+            seconds = [float(row["seconds"]) for row in csv.DictReader(open(Path(folder) / "run" / "history.csv"))]
+            per_generation.append(statistics.median(np.diff(seconds)))
     return solved_at if run.returncode == 0 else None, exited_at, last
+
+
+def peer_run(seed, python, peer):
+    """Run the evosax peer on one seed, in its own process: seconds to its result line and to exit, and its JSON."""
+    start = time.perf_counter()
+    with subprocess.Popen([python, str(peer), "--seeds", str(seed), "--budget", "300"], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True) as run:
+        for line in run.stdout:
+            if line.startswith("{"):
+                solved_at, result = time.perf_counter() - start, json.loads(line)
+    return solved_at if result["solved"] else None, time.perf_counter() - start, result
+
+
+def machine_peak(repeats=5):
+    """FLOP/s of a large float32 matrix product on every core (TensorFlow's, as our games use): the ceiling."""
+    a = ce.tf.random.normal((2048, 2048))
+    seconds = median_ms(lambda: ce.tf.linalg.matmul(a, a).numpy(), repeats) / 1000
+    return 2 * 2048**3 / seconds
+
+
+def flop_per_generation(population_size=100, hidden=100):
+    """Arithmetic of a generation of the lookup player: per board, four kernel rows summed, a bias, a ReLU, and
+    the output layer (hidden x 3 multiply-adds and 3 biases); theta and the candidates, 80 games of 9 steps."""
+    per_board = 3 * hidden + hidden + hidden + 2 * hidden * len(ce.ACTIONS) + len(ce.ACTIONS)
+    return (population_size + 1) * ce.FRUITS * ce.GAME_LENGTH * per_board
+
+
+def against_peer(seeds, script, python, peer):
+    """Our default run and the evosax peer, seed by seed, alternating which goes first: per generation, to the
+    solved line, to exit; the ratios of the medians; and the share of the machine's ceiling a generation reaches."""
+    ours, theirs = dict(generation=[], solved=[], exit=[]), dict(generation=[], solved=[], exit=[])
+    for seed in seeds:
+        for side in ("ours", "peer")[:: 1 if seed % 2 == 0 else -1]:
+            if side == "ours":
+                solved, exited, generations = seconds_to_solve(seed, script, ours["generation"])
+                mine, label = ours, f"catch_es.py, {generations} generations"
+            else:
+                solved, exited, result = peer_run(seed, python, peer)
+                generations = result["generations"]
+                theirs["generation"].append((result["train_seconds"] - result["compile_seconds"]) / generations)
+                mine, label = theirs, f"evosax, {generations} generations"
+            mine["solved"].append(float("inf") if solved is None else solved)
+            mine["exit"].append(exited)
+            print(f"seed {seed}: {label}: {mine['generation'][-1] * 1000:.2f} ms a generation, solved line "
+                  f"{mine['solved'][-1]:.1f} s, exit {exited:.1f} s", flush=True)
+    print("medians over the seeds (ours / evosax = ratio):")
+    for key, label, unit in [("generation", "per generation, all between two included", 1000),
+                             ("solved", "launch to the solved line", 1), ("exit", "launch to exit", 1)]:
+        a, b = statistics.median(ours[key]), statistics.median(theirs[key])
+        print(f"  {label:<42} {a * unit:8.2f} / {b * unit:8.2f} {'ms' if unit > 1 else 's '} = {a / b:.3f}")
+    peak, flop = machine_peak(), flop_per_generation()
+    for name, side in (("catch_es.py", ours), ("evosax (its own dense first layer does 20x the arithmetic)", theirs)):
+        share = flop / statistics.median(side["generation"]) / peak
+        print(f"  machine's ceiling: {flop / 1e6:.0f} MFLOP a generation at {peak / 1e9:.0f} GFLOP/s (a 2048^2 "
+              f"matrix product) = {flop / peak * 1000:.2f} ms; {name} reaches {share:.1%} of it")
 
 
 def main():
@@ -216,6 +276,10 @@ def main():
     parser.add_argument("--script", default=str(ROOT / "catch_es.py"), help="the catch_es.py to run")
     parser.add_argument("--against", help="another catch_es.py, run seed by seed beside --script (alternating "
                                           "which goes first), so that both see the same state of the machine")
+    parser.add_argument("--peer", action="store_true", help="our default run beside the evosax peer, seed by seed "
+                        "(--seeds, default 0-4)")
+    parser.add_argument("--peer-python", default=str(ROOT / ".venv-evosax" / "bin" / "python"),
+                        help="the Python of the peer's virtual environment (see ../shared/peers/README.md)")
     args = parser.parse_args()
     repeats, seeds, games = (3, range(2), 5) if args.quick else (10, range(10), 20)
     if args.seeds:
@@ -227,6 +291,9 @@ def main():
         return loops(3 if args.quick else 10)
     if args.solve_only:
         return solve(seeds, args.script, args.against)
+    if args.peer:
+        return against_peer(range(5) if not args.seeds else seeds, args.script, args.peer_python,
+                            ROOT.parent / "shared" / "peers" / "evosax_catch.py")
 
     print(f"machine: {os.cpu_count()} CPUs, keras {keras.__version__}, backend {keras.backend.backend()}")
     compiled = {}
