@@ -588,6 +588,10 @@ def parse_games(text):
     return games
 
 
+def same_game(row, other):
+    return all(row[knob] == other[knob] for knob in ("fall_every", "action_repeat", "slack"))
+
+
 def game_name(fall_every, action_repeat, slack):
     return f"M={fall_every}, K={action_repeat}" + ", no slack" * (not slack)
 
@@ -792,7 +796,8 @@ def measure_noise(game, args, plateaus):
 
 # %%
 def print_table(name, verdict, compile_seconds, runs, snr):
-    print(f"\n{name}: {verdict}\n  compiled in {compile_seconds:.1f} s before the first seed (not counted)")
+    print(f"\n{name}: {verdict}" + (f"\n  compiled in {compile_seconds:.1f} s before the first seed (not counted)"
+                                    if compile_seconds is not None else ""))
     print(f"  {'learner':<16} {'solved [95% CI]':>20} {'median games to learn [95% CI]':>36} "
           f"{'median s':>9} {'restarts':>8} {'stopped by':>22} {'sampled':>8}")
     for learner in LEARNERS:
@@ -874,8 +879,10 @@ def plot_games(runs, args, out):
     panels[1, 0].set_ylabel("fraction of seeds solved\n(Wilson 95% interval)")
     panels[0, 0].legend(fontsize="x-small", loc="lower left")
     panels[1, 0].legend(fontsize="x-small", loc="lower left")
-    figure.suptitle(f"Games each learner needed to catch every fruit ({args.seeds} seeds per game; K = 9: the best "
-                    "possible, 60/80, counts as solved)")
+    seeds = sorted({len({(run["fall_every"], run["action_repeat"], run["slack"], run["seed"]) for run in runs
+                         if same_game(run, other)}) for other in runs})
+    figure.suptitle(f"Games each learner needed to catch every fruit ({' or '.join(map(str, seeds))} seeds per game; "
+                    "K = 9: the best possible, 60/80, counts as solved)")
     ce.write_atomically(out / "claims_games.png", figure.savefig)
     return figure
 
@@ -930,9 +937,14 @@ def claims(argv=None):
     """`python es_vs_rl.py claims ...`: every game, every learner, many seeds; tables, CSV files, plots."""
     args = parse_claims_args(argv)
     out = Path(args.out)
-    if args.plot_only:
-        plot_games(read_csv(out / "claims.csv"), args, out)
-        return plot_snr(read_csv(out / "snr.csv"), out)
+    if args.plot_only:  # the tables again, and the plots, from the CSV files
+        runs, snr = read_csv(out / "claims.csv"), read_csv(out / "snr.csv")
+        for first in {game_name(run["fall_every"], run["action_repeat"], run["slack"]): run for run in runs}.values():
+            game = (first["fall_every"], first["action_repeat"], first["slack"])
+            print_table(game_name(*game), describe_winnable(*game), None,
+                        [run for run in runs if same_game(run, first)], [row for row in snr if same_game(row, first)])
+        plot_games(runs, args, out)
+        return plot_snr(snr, out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"{args.seeds} seeds per game; each learner may play {args.games:,} games to learn per seed (a safety cap "
           f"of {args.seconds:g} s); gradient noise from {args.es_snr_repeats} (ES) and {args.snr_repeats} "

@@ -27,6 +27,11 @@ store, plus a generation number and a range of pairs per worker; each worker sen
 reward per candidate, and the catch count of `theta`, which each plays beside its candidates.
 The driver looks the noise up itself for the update. No candidate's weights cross the network.
 
+In one process `catch_es.play_here` makes ask, play and tell one compiled call. Here the play
+goes out, so the driver compiles `tell` on its own, and each worker compiles `ask` for its
+pairs: the compiler fuses `theta + sigma·n` into one multiply-add, which rounds differently
+from two, so the candidates are compiled as in one process to come out the same to the bit.
+
 Each worker is a Ray *actor*, not a task: an actor is a process that lives for the whole run,
 so it builds the network, the noise table and the compiled player once (about two seconds of
 compiling), and then only plays. A task would start afresh, and pay those two seconds, every
