@@ -860,13 +860,13 @@ def plot_games(runs, args, out):
             if shown:
                 value, middle, low, high = (np.array(column) for column in zip(*shown))
                 high = np.minimum(high, args.games * 3)  # an interval that reaches "never": drawn up to the top
-                axes.errorbar(at(value), middle, yerr=[middle - low, high - middle], fmt="-o", capsize=3,
+                axes.errorbar(at(value), middle, yerr=np.maximum(0, [middle - low, high - middle]), fmt="-o", capsize=3,
                               color=COLOURS[learner], label=f"{learner}: median, 95% interval (dots: each seed)")
             fractions = [(value, sum(run["solved"] for run in mine if run[x] == value),
                           sum(run[x] == value for run in mine)) for value in xs]
             value, middle, low, high = (np.array(column) for column in zip(*[
                 (value, k / n, *wilson(k, n)) for value, k, n in fractions]))
-            shares.errorbar(at(value), middle, yerr=[middle - low, high - middle], fmt="-o", capsize=3,
+            shares.errorbar(at(value), middle, yerr=np.maximum(0, [middle - low, high - middle]), fmt="-o", capsize=3,
                             color=COLOURS[learner], label=learner)
         axes.axhline(args.games, color="grey", linestyle=":", label=f"budget: {args.games:,} games")
         ticks = sorted({run[x] for run in runs if keep(run)})
