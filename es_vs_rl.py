@@ -438,6 +438,7 @@ class Deadline:
         return bool(self.why)
 
 
+# %%
 def es_player(config):
     """The ES's player for the study's game: catch_es's player, with `play_variant` as its game."""
     return ce.play_here(ce.build_policy(config.hidden_units), game_of(config))
@@ -448,6 +449,7 @@ def without_restarts(config):
     return dataclasses.replace(config, patience=sys.maxsize)
 
 
+# %%
 class Run(NamedTuple):
     result: object  # catch_es.TrainingResult
     why: str  # "solved", or what stopped it: "games", "clock", "best possible"
@@ -718,6 +720,7 @@ class Game:
         return self.reinforce_gradient(seeds).numpy().astype("float64")
 
 
+# %%
 def signal_and_noise(estimates):
     """|E g|² and trace Cov g of one estimate, from independent estimates.
 
@@ -748,6 +751,7 @@ class Plateaus:
         self.latest.pop(learner, None)
 
 
+# %%
 def measure_runs(game, args, target):
     M, K, slack = game.config.fall_every, game.config.action_repeat, game.config.slack
     runs, plateaus = [], Plateaus(target)
@@ -769,6 +773,7 @@ def measure_runs(game, args, target):
     return runs, plateaus.found
 
 
+# %%
 def measure_noise(game, args, plateaus):
     M, K, slack = game.config.fall_every, game.config.action_repeat, game.config.slack
     networks = []
@@ -1011,6 +1016,7 @@ def parse_tune_args(argv=None):
     return args
 
 
+# %%
 def tune(argv=None):
     """`python es_vs_rl.py tune ...`: every REINFORCE setting of TUNING on every game and seed; the best."""
     args = parse_tune_args(argv)
@@ -1054,89 +1060,93 @@ def tune(argv=None):
 """
 ## What the measurements say
 
-Two measurements. First `python es_vs_rl.py --seed S` on catch_es's game, for the
-seeds 0, 1, 2 (seconds are wall-clock from the start of each learner, compiling included;
-games include the 80 that measure the greedy catch rate each generation or update):
+`python es_vs_rl.py claims` (the full run, commit noted in `benchmarks/claims/README.md`):
+each cell is seeds solved with its Wilson 95% interval, then the median games to learn until
+80/80 with its bootstrap 95% interval ("never": more than half the seeds did not solve).
+Budget 3,000,000 games to learn per learner and seed; a 150 s safety cap per run (600 s by
+default), marked "clock" where it stopped a run. catch_es's game has 30 seeds, the others 20.
 
-| seed | ES: games, seconds | REINFORCE: games, seconds | REINFORCE's backpropagated gradients |
+| game | ES (restarts) | ES, no restarts | REINFORCE (tuned) | REINFORCE's sampled policy: expected catch rate |
+|---|---|---|---|---|
+| catch_es's (T = 9) | 23/30 [0.59, 0.88]; 1,248,000 [768,000, 1,776,000] | 19/30 [0.46, 0.78]; 1,248,000 [768,000, never] | 30/30 [0.89, 1.00]; 5,280 [5,040, 5,920] | 0.675 |
+| `--fall-every 8` (T = 72, 8 moves a row) | 20/20 [0.84, 1.00]; 560,000 [488,000, 880,000] | 19/20 [0.76, 0.99]; 560,000 [488,000, 880,000] | 20/20 [0.84, 1.00]; 6,880 [5,280, 8,400] | 0.889 |
+| `--fall-every 4 --no-slack` (T = 36, 9 moves count) | 14/20 [0.48, 0.85]; 1,056,000 [616,000, 2,008,000] | 13/20 [0.43, 0.82]; 1,056,000 [616,000, never] | 20/20 [0.84, 1.00]; 11,040 [10,160, 14,240] | 0.728 |
+| `--fall-every 8 --no-slack` (T = 72, 9 moves count) | 14/20 [0.48, 0.85]; 1,056,000 [616,000, 2,008,000] | 13/20 [0.43, 0.82]; 1,056,000 [616,000, never] | 16/20 [0.58, 0.92]; 20,320 [16,240, 27,680]; 4 stopped by the clock | 0.798 |
+| `--action-repeat 3` | 15/20 [0.53, 0.89]; 1,760,000 [560,000, 2,536,000] | 12/20 [0.39, 0.78]; 2,432,000 [560,000, never] | 10/20 [0.30, 0.70]; 1,048,800 [284,800, never]; 10 stopped by the clock | 0.988 |
+| `--action-repeat 9` (at most 60/80: reaching 60 counts) | 20/20 [0.84, 1.00]; 144,000 [120,000, 176,000] | 20/20 [0.84, 1.00]; 144,000 [120,000, 176,000] | 20/20 [0.84, 1.00]; 3,200 [2,720, 3,600] | 0.591 |
+
+The gradients, from 400 (ES) or 40 (REINFORCE) estimates at each network, median over three
+initial networks, then at a plateau (a network at 78 or 79 of 80):
+
+| game | ES raw (4,000 games) | ES centred ranks (8,000 games) | REINFORCE (4,000 games) |
 |---|---|---|---|
-| 0 | 1,026,160 games, 2.9 s | 5,600 games, 1.7 s | 14 |
-| 1 | 727,200 games, 2.5 s | 10,400 games, 1.7 s | 26 |
-| 2 | not solved in 3,000,000 games (50/80, after two restarts) | 6,000 games, 1.8 s | 15 |
+| catch_es's (T = 9) | 2.3e-04 initial; 1.0e-03 at ES at 79/80; 1.9e-03 at REINFORCE at 78/80 | 4.3e-04 initial; 1.3e-03 at ES at 79/80; 3.2e-03 at REINFORCE at 78/80 | 9.4e-01 initial; 9.5e+00 at ES at 79/80; 2.2e+01 at REINFORCE at 78/80 |
+| `--fall-every 8` (T = 72, 8 moves a row) | 2.1e-04 initial; 4.5e-04 at ES at 79/80; 1.1e-03 at REINFORCE at 79/80 | 4.1e-04 initial; 8.3e-04 at ES at 79/80; 2.1e-03 at REINFORCE at 79/80 | 1.2e+00 initial; 7.5e+00 at ES at 79/80; 1.0e+00 at REINFORCE at 79/80 |
+| `--fall-every 4 --no-slack` (T = 36, 9 moves count) | 2.3e-04 initial; 1.0e-03 at ES at 79/80; 1.0e-03 at REINFORCE at 79/80 | 4.3e-04 initial; 1.4e-03 at ES at 79/80; 2.1e-03 at REINFORCE at 79/80 | 2.1e-01 initial; 2.3e+00 at ES at 79/80; 3.2e+00 at REINFORCE at 79/80 |
+| `--fall-every 8 --no-slack` (T = 72, 9 moves count) | 2.3e-04 initial; 1.0e-03 at ES at 79/80; 7.3e-04 at REINFORCE at 78/80 | 4.3e-04 initial; 1.4e-03 at ES at 79/80; 1.5e-03 at REINFORCE at 78/80 | 1.0e-01 initial; 1.1e+00 at ES at 79/80; 3.1e+00 at REINFORCE at 78/80 |
+| `--action-repeat 3` | 5.2e-04 initial; 2.3e-04 at ES at 79/80; 1.7e-03 at REINFORCE at 79/80 | 9.9e-04 initial; 5.8e-04 at ES at 79/80; 3.4e-03 at REINFORCE at 79/80 | 4.6e+00 initial; 2.0e+01 at ES at 79/80; 9.2e+00 at REINFORCE at 79/80 |
+| `--action-repeat 9` (at most 60/80: reaching 60 counts) | 1.3e-03 initial; 1.7e-03 at ES at 59/80; 2.1e-03 at REINFORCE at 58/80 | 2.3e-03 initial; 2.8e-03 at ES at 59/80; 4.1e-03 at REINFORCE at 58/80 | 2.5e+01 initial; 4.3e+01 at ES at 59/80; 3.0e+01 at REINFORCE at 58/80 |
 
-Then the full `python es_vs_rl.py claims` run of the section above (22 minutes on the
-2-core machine):
+What each gradient estimates. The ES's raw estimate is the gradient of the *Gaussian-smoothed*
+mean reward of the greedy (argmax) policy, `E_n[R(theta + sigma·n)]`; the centred-rank update
+is not the gradient of anything smooth: it points along the noise that ranked well, and its
+SNR says how consistent that direction is from one generation to the next. REINFORCE's is the
+gradient of the expected return of the *softmax* policy that samples its actions. Three
+different targets: a ratio of their SNRs compares how repeatable each direction is, not which
+learner is closer to 80/80. And SNR alone does not predict the games needed: at equal games
+REINFORCE's SNR is about 4,000 times the ES's raw one, yet the ES needed about 240
+times REINFORCE's games on catch_es's game, not 4,000 times. Adam rescales every weight's
+step whatever the noise, the ranks turn a faint but consistent direction into full-size steps,
+and what ends a run is the last fruit of the greedy policy, which neither objective measures.
 
-| game | steps, decisions | every fruit catchable? (exhaustive search) | ES: solved, median games to 80/80 | REINFORCE: solved, median games | SNR of a gradient, ES / REINFORCE |
-|---|---|---|---|---|---|
-| catch_es's (M = 1, K = 1) | 9, 9 | yes | 9/10, 747,400 (1.4 s) | 10/10, 7,400 (0.1 s) | 2.4e-4 / 0.95 |
-| `--fall-every 2` | 18, 18 | yes | 7/10, 1,317,040 (2.7 s) | 10/10, 8,200 (0.2 s) | 2.2e-4 / 1.26 |
-| `--fall-every 4` | 36, 36 | yes | 9/10, 492,880 (1.6 s) | 9/10, 12,400 (0.7 s) | 2.1e-4 / 1.47 |
-| `--fall-every 8` | 72, 72 | yes | 10/10, 460,560 (2.9 s) | 10/10, 10,800 (1.1 s) | 2.1e-4 / 1.44 |
-| `--action-repeat 2` | 9, 5 | yes | 10/10, 488,840 (0.8 s) | 10/10, 8,400 (0.2 s) | 4.1e-4 / 2.31 |
-| `--action-repeat 3` | 9, 3 | yes | 9/10, 715,080 (1.3 s) | 2/10 (8 stalled at 78 or 79/80) | 4.9e-4 / 4.80 |
-| `--action-repeat 9` | 9, 1 | no: 20 start states cannot be caught, at most 60/80 | 0/10, all at 60/80 | 0/10, all at 60/80 | 1.3e-3 / 28.3 |
+The claims, against these figures:
 
-(In brackets, the median seconds to 80/80; `benchmarks/claims/` holds that run's CSV files and
-two plots, `claims_games.png` and `claims_snr.png`.) Read them with care: a review found the
-comparison tilted towards the ES. REINFORCE's unsolved runs were stopped by the 30-second clock,
-not the games budget; only the ES was tuned and only it restarts; ten seeds give no intervals,
-and the gradient noise was measured only at the initial weights. A fairer measurement is open
-work. Set beside the claims, as far as they go:
-
-* **Credit assignment over long episodes.** Salimans et al. (section 3.1) argue that the
-  variance of REINFORCE's estimate grows nearly linearly with the length T of a game while
-  the ES's does not; they show no experiment. The premise holds exactly here: from T = 9 to
-  18, 36 and 72 steps, the noise of REINFORCE's estimate at the initial weights (trace of its
-  covariance) grew 2.07, 4.03 and 7.95 times, the ES's 1.32, 1.57 and 1.64 times. The
-  conclusion does not: REINFORCE's expected gradient grew as fast as its noise, so its
-  signal-to-noise ratio did not fall (0.95 to 1.44), and from the same 4,000 games it stayed
-  about 5,000 times the ES's (2e-4 at every length). That is what Vemula, Sun and Bagnell
-  (AISTATS 2019) predict when the parameters (10,403) far outnumber horizon times actions
-  (72 × 3). In training, REINFORCE needed 7,400 games at T = 9 and 10,800 at T = 72; the ES
-  showed no trend with length (747,400, 1,317,040, 492,880, 460,560) and solved all ten seeds
-  at T = 72. So the ES does work with long episodes, as claimed, but up to 72 steps it does
-  not overtake a gradient method: it still needs 40 to 160 times more games.
-* **Robustness to the rate of interaction (frame-skip).** Salimans et al. (section 4.4) saw
-  similar Pong learning curves for frame-skip 1 to 4, with ES only and one run each. Here
-  the ES solved 9, 10 and 9 of 10 seeds with action repeats 1, 2 and 3, in similar numbers
-  of games: the claim holds. REINFORCE solved 10, 10 and 2: at K = 3 eight seeds sat at 78 or
-  79 of 80 until the 30 seconds ran out (the clock, not the games budget, stopped them),
-  after about 3,900 updates. Its gradient at the initial weights was the least noisy of all
-  (signal-to-noise 4.8), but at the plateau where it stalled it was not measured, so this
-  says nothing yet about what stops it. A possible cause, not measured here: REINFORCE
-  improves a sampled policy, which can do well on average while its greedy version still
-  misses a fruit whose catch needs every one of three coarse moves right; the ES scores
-  exactly the deterministic policy it will be judged as. With K = 9 (one decision per game)
-  the exhaustive search shows that no policy catches more than 60 fruits, and both learners
-  reached exactly 60 on every seed.
-* **Sample efficiency.** REINFORCE needs 70 to 180 times fewer games here, 40 to 160 times
-  across the games of the second table, and it solved the seed that the ES did not. The ES
-  learns a direction in 10,403 dimensions from one number per candidate; REINFORCE gets a
-  direction for every weight from every step of every game. The games are the price of not
-  differentiating.
-* **No backpropagation.** True and measurable: the ES computed no gradient at all,
-  REINFORCE one per update. The ES would work unchanged with a network that has no
-  gradient (integer weights, a step function, a lookup table).
-* **Wall time and parallelism.** On one 2-core machine REINFORCE reaches 80/80 first, in
-  1.7 seconds against the ES's 2.5 to 2.9, and most of its time is compiling its update
-  (about 1.5 s; its learning takes a few tenths of a second, second table). Both learners
-  are sequential from step to step, and both batches parallelise: REINFORCE's games could be
-  played on many workers too. The difference is what travels back: one reward per ES
-  candidate (`scale_out.py`), against a gradient of 10,403 numbers per REINFORCE worker.
+* **Credit assignment over long episodes.** Salimans et al. (section 3.1) argue that the variance
+  of REINFORCE's estimate grows with the length of a game and the ES's does not. With slack
+  (`--fall-every 8`, the basket moving 8 times a row) the longer game was *easier* for the ES
+  (20/20, 560,000 games against 23/30 and 1,248,000 at T = 9) and about as easy for REINFORCE
+  (6,880 against 5,280): slack, not horizon, is what that variant changes. Without slack the
+  ES's outcome is that of catch_es's game seed for seed (its greedy policy meets the same
+  boards where it matters; the decisions that change nothing cost it nothing), while
+  REINFORCE needed 5,280, 11,040 and 20,320 games at T = 9, 36 and 72, failed 4 of 20 seeds at
+  T = 72 (all stopped by the safety cap, at 64 to 72 of 80), and its signal-to-noise ratio at
+  the initial weights fell from 0.94 to 0.21 and 0.10. The claim holds in direction, measured
+  without the confound; in size, REINFORCE still needed about 50 times fewer games at T = 72.
+* **Robustness to the rate of interaction (frame-skip).** Salimans et al. (section 4.4) saw similar Pong learning
+  curves for frame-skip 1 to 4, one run each. With actions held 3 steps the ES solved 15 of 20
+  seeds [0.53, 0.89] against 23 of 30 [0.59, 0.88] at K = 1: no difference these intervals can
+  see, so the claim holds as far as they go. REINFORCE solved 10 of 20 [0.30, 0.70]; its 10
+  failures all sat at 79 of 80 and were stopped by the 150 s cap after 0.45 to 1.8 million of
+  their 3 million games, so this verdict rests on a clock after all. What holds it there is
+  not noise (its SNR at those networks, 9.2, was above the 4.6 at the initial weights) but the
+  gap between what it trains and what it is judged on: its sampled policy caught 98.8% of the
+  fruits on average while the greedy one missed one start state. With K = 9 (one decision a
+  game) no policy catches more than 60, and every learner reached 60 on every seed.
+* **Sample efficiency.** REINFORCE needed about 240 times fewer games on catch_es's
+  game and solved every seed there; the ES learns a direction in 10,403 dimensions from one
+  number per candidate, REINFORCE gets one for every weight from every step of every game.
+* **No backpropagation.** True and measurable: the ES computes no gradient at all, REINFORCE
+  one per update; the ES would work unchanged with a network that has no gradient.
+* **Wall time and parallelism.** On 2 cores REINFORCE reaches 80/80 first on every game
+  measured (median seconds in `benchmarks/claims/tables.txt`), and most of its run is
+  compiling its update. Both learners are sequential from step to step and both batches
+  parallelise: REINFORCE's games could be played on many workers too. The difference is what
+  travels back: one number per ES candidate (`scale_out.py`), a gradient of 10,403 numbers
+  per REINFORCE worker.
 * **Structured exploration.** The ES's policy stays deterministic and the noise is in the
-  weights, so it never dithers within a game, and it scores whole games at once. On
-  catch_es's game REINFORCE's per-step sampling does no harm; with actions held for three steps it
-  may be what leaves REINFORCE one fruit short (above).
-* **The weakness.** When the noise changes no action, every candidate scores the same,
-  every rank ties and the step is exactly zero: there is no signal at all. `python
-  catch_es.py --sigma 1e-8` shows it: for 10 generations the candidates' rewards have no
-  spread, and the run stops with "stuck: … every step was exactly zero" instead of
-  spending 1,000 generations doing nothing. The same weakness in a milder form is what
-  catch_es's restarts answer: on a plateau the noise changes only outcomes that do not
-  matter, and without restarts 17 of the seeds 0 to 99 never caught the last fruit
-  column. REINFORCE, whose sampled actions keep trying other moves in the games it
-  misses, solved every seed of catch_es's game in both tables.
+  weights; REINFORCE's per-step sampling is what it learns with, and what it is judged on
+  differs: its greedy policy caught all 80 while the policy it trains caught 67.5% on
+  average on catch_es's game. The entropy bonus the sweep chose keeps that policy random.
+* **Restarts.** Within a budget of games, restarts help the ES less than without one:
+  with restarts 23 of 30 seeds of catch_es's game solved,
+  without 19 of 30 (intervals overlapping); at K = 3, 15 against 12 of 20. A restart doubles the population, so it spends the budget twice as fast.
+* **The weakness.** When the noise changes no action, every candidate scores the same, every
+  rank ties and the step is exactly zero: `python catch_es.py --sigma 1e-8` stops "stuck". At
+  the plateaus above the ES's SNR is not zero but small, and REINFORCE's is larger than at its
+  initial weights: noise is not what holds REINFORCE at 78 or 79 of 80.
+
+Not measured in this run: `--fall-every 2` and `4` with slack and `--action-repeat 2` (the
+earlier 10-seed run, before the fair budget, is in `benchmarks/claims/old-10-seeds/`).
 """
 
 
