@@ -1096,5 +1096,3 @@ def run_as_script(main):
 
 if __name__ == "__main__" and not NOTEBOOK:
     run_as_script(main)
-    sys.stdout.flush()
-    os._exit(0)  # every file is written and closed: skip TensorFlow's teardown, a second at the interpreter's exit

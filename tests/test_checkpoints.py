@@ -69,14 +69,14 @@ def test_resuming_with_a_higher_limit_is_bit_identical_to_one_long_run(finished_
 
 def test_resuming_across_restarts_is_bit_identical_to_one_long_run(tmp_path):
     restarting = ["--patience", "2", "--hidden-units", "8", *TINY]  # a tiny network that plateaus often
-    assert run_main("--out", str(tmp_path / "run"), "--generations", "7", *restarting) == 0
-    assert run_main("--resume", str(tmp_path / "run"), "--generations", "16") == 0
     assert run_main("--out", str(tmp_path / "straight"), "--generations", "16", *restarting) == 0
+    restarts = [int(row["generation"]) for row in history_without_time(tmp_path / "straight") if row["event"]]
+    assert restarts and restarts[0] < 13  # it restarts, with room to go on after
+    first = str(restarts[0] + 2)  # a run that stops just after its first restart ...
+    assert run_main("--out", str(tmp_path / "run"), "--generations", first, *restarting) == 0
+    assert run_main("--resume", str(tmp_path / "run"), "--generations", "16") == 0  # ... resumed to the end
     np.testing.assert_array_equal(final_weights(tmp_path / "run"), final_weights(tmp_path / "straight"))
-    history = history_without_time(tmp_path / "run")
-    assert history == history_without_time(tmp_path / "straight")
-    restarts = [int(row["generation"]) for row in history if row["event"]]
-    assert restarts and restarts[0] < 6 < len(history) - 1  # it resumed after a restart, and went on
+    assert history_without_time(tmp_path / "run") == history_without_time(tmp_path / "straight")
 
 
 def interrupted_run(folder, signals=1, at="generation   20", sent=signal.SIGINT, checkpoint_every=1000):

@@ -256,14 +256,14 @@ def test_a_quick_try_never_writes_over_the_committed_results():
 
 
 def test_a_budget_binds_in_games_for_every_learner_and_the_measuring_games_count_for_none():
-    config = rl.StudyConfig(fall_every=4, slack=False, compare_games=20_000, compare_seconds=300, render=False)
+    config = rl.StudyConfig(fall_every=4, slack=False, compare_games=3_000, compare_seconds=300, render=False)
     runs = rl.race(config, show=False, no_restarts_too=True)
     assert list(runs) == list(rl.LEARNERS)
     for name, (result, why) in runs.items():
         per_row = result.history[-1]["games"] / len(result.history) - ce.FRUITS  # games to learn per row
-        assert why == "games" and result.status != "solved", name  # nobody solves this game in 20,000 games
+        assert why == "games" and result.status != "solved", name  # nobody solves this game in 3,000 games
         assert rl.training_games(result.history) == result.history[-1]["games"] - ce.FRUITS * len(result.history)
-        assert 20_000 <= rl.training_games(result.history) < 20_000 + per_row
+        assert 3_000 <= rl.training_games(result.history) < 3_000 + per_row
 
 
 def test_a_deadline_says_what_stopped_a_run():
@@ -280,9 +280,10 @@ def test_a_deadline_says_what_stopped_a_run():
 
 
 def compiled_generations(play_generation):
-    """The generations compiled inside a catch_es.play_here: {strategy's id: how often it was traced}."""
-    compiled, = [cell.cell_contents for cell in play_generation.__closure__ if isinstance(cell.cell_contents, dict)]
-    return {id(strategy): function.experimental_get_tracing_count() for strategy, function in compiled.items()}
+    """How many times the generation compiled inside a catch_es.play_here has been traced (once per strategy)."""
+    compiled, = [cell.cell_contents for cell in play_generation.__closure__
+                 if hasattr(cell.cell_contents, "experimental_get_tracing_count")]
+    return compiled.experimental_get_tracing_count()
 
 
 def test_compiling_comes_before_the_seeds_so_that_no_run_times_it_even_across_restarts():
@@ -290,9 +291,9 @@ def test_compiling_comes_before_the_seeds_so_that_no_run_times_it_even_across_re
                             compare_seconds=300, render=False)
     game = rl.Game(config, snr_games=320)
     compiled = compiled_generations(game.play_generation)
-    assert sorted(compiled.values()) == [1, 1, 1]  # the populations 10, 20 and 40 a restart can reach
+    assert compiled == 3 and len(game.strategies) == 3  # the populations 10, 20 and 40 a restart can reach
     runs = game.race(seed=1)
-    assert runs["ES"].result.history[-1]["restarts"] >= 3  # it restarted into the larger populations and on ...
+    assert runs["ES"].result.history[-1]["restarts"] >= 2  # it restarted into the larger populations ...
     assert compiled_generations(game.play_generation) == compiled  # ... and compiled nothing while the clock ran
 
 
