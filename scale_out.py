@@ -135,7 +135,8 @@ class RayPlayers:
         actor = self.ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(scale_out.ShardPlayer)
         self.actors = [actor.remote(config.seed, config.sigma, config.hidden_units) for _ in range(workers)]
         self.sent = self.received = self.generations = 0  # serialized bytes, all generations together
-        self.tells = {}
+        # Compiled as play_here compiles its generation: traced once per strategy, which new_strategy keeps.
+        self.tell = ce.tf.function(lambda strategy, totals: strategy.tell(totals), jit_compile=True)
 
     def __call__(self, strategy):
         """One generation, as `catch_es.play_here`'s: ask (on the workers), play there, tell here."""
@@ -148,9 +149,7 @@ class RayPlayers:
         self.received += sum(len(pickle.dumps(result)) for result in results)
         self.generations += 1
         totals, before = np.concatenate([totals for _, totals in results]), [np.asarray(v) for v in strategy.state()]
-        if strategy not in self.tells:  # compiled once per strategy, as play_here compiles its generation
-            self.tells[strategy] = ce.tf.function(strategy.tell, jit_compile=True)
-        self.tells[strategy](totals)
+        self.tell(strategy, totals)
         return results[0][0], totals / ce.FRUITS, before  # every worker played theta
 
     def pids(self):
