@@ -8,6 +8,7 @@
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
     python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
     python benchmarks/benchmark.py --peer --seeds 0-4   # beside evosax's Open_ES (../shared/peers), interleaved
+    python benchmarks/benchmark.py --when-it-pays       # scale_out's model of a cluster: costs measured, T(W) predicted
 
 Every figure is a median over repeats; the speed-up is a ratio of two figures measured
 in the same run, so that a busy machine slows both sides alike.
@@ -171,6 +172,29 @@ def distributed(repeats):
     ray.shutdown()
 
 
+def when_it_pays(repeats, out):
+    """Measure what scale_out's model needs for populations 100 and 10,000, on Part I's game (9 steps) and the
+    72-step game (es_vs_rl's --fall-every 8); print the table and draw the figure; keep the costs as JSON."""
+    import functools
+
+    import scale_out
+
+    ray = scale_out.connect_ray(2, "", [ce, scale_out, rl])  # a local instance, 2 CPUs; workers import es_vs_rl too
+    measured = {}
+    for population_size in (100, 10_000):
+        for steps, game in ((9, ce.play), (72, functools.partial(rl.play_variant, fall_every=8))):
+            config = ce.Config(population_size=population_size)
+            name = f"population {population_size:,}, {steps}-step game"
+            measured[name] = scale_out.measure_costs(config, game, repeats=repeats if population_size < 10_000 else 3)
+            print(f"  {name}: " + ", ".join(f"{key} {value:.4g}" for key, value in measured[name].items()), flush=True)
+    ray.shutdown()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "costs.json").write_text(json.dumps(measured, indent=1))
+    scale_out.when_it_pays(measured)
+    scale_out.draw_when_it_pays(measured, out / "when_it_pays.png")
+    print(f"\ncosts in {out / 'costs.json'}, figure in {out / 'when_it_pays.png'}")
+
+
 def predict_per_step_games_per_second(games):
     """The original way: one model.predict per step of one game."""
     keras.utils.set_random_seed(0)
@@ -276,6 +300,9 @@ def main():
     parser.add_argument("--script", default=str(ROOT / "catch_es.py"), help="the catch_es.py to run")
     parser.add_argument("--against", help="another catch_es.py, run seed by seed beside --script (alternating "
                                           "which goes first), so that both see the same state of the machine")
+    parser.add_argument("--when-it-pays", action="store_true", help="scale_out's model of a cluster: measure its "
+                                                                      "costs here, print and draw T(W)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "when-it-pays"), help="where --when-it-pays writes")
     parser.add_argument("--peer", action="store_true", help="our default run beside the evosax peer, seed by seed "
                         "(--seeds, default 0-4)")
     parser.add_argument("--peer-python", default=str(ROOT / ".venv-evosax" / "bin" / "python"),
@@ -291,6 +318,8 @@ def main():
         return loops(3 if args.quick else 10)
     if args.solve_only:
         return solve(seeds, args.script, args.against)
+    if args.when_it_pays:
+        return when_it_pays(3 if args.quick else 10, Path(args.out))
     if args.peer:
         return against_peer(range(5) if not args.seeds else seeds, args.script, args.peer_python,
                             ROOT.parent / "shared" / "peers" / "evosax_catch.py")

@@ -1,3 +1,5 @@
+import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -9,6 +11,11 @@ import pytest
 # (the Keras backend, one BLAS thread) take effect in the tests as they do in the script.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import catch_es  # noqa: E402,F401
+
+# Ray, as the tests start it: on the loopback address only (Ray otherwise turns 127.0.0.1 into the machine's own
+# address, and its servers listen on every interface), and with token authentication, Ray 2.61's default for every
+# cluster, with a token of this run's own. Set before anything imports Ray, which reads them once.
+os.environ.update(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16))
 
 
 @pytest.fixture
