@@ -71,7 +71,7 @@ class LoseNodes:
 
 def test_workers_spread_over_the_nodes_and_a_lost_node_changes_no_weight(cluster, here):
     said = []
-    players = so.RayPlayers(CONFIG, 3, cluster.address, say=said.append)
+    players = so.RayPlayers(CONFIG, 3, cluster.address, say=lambda line: print(said.append(line) or line))
     try:
         assert len({node for _, node in players.where()}) == 3  # one worker a node: a lost node takes one share only
         cluster.add_node(num_cpus=1, **LOOPBACK)  # room for one new worker
@@ -86,6 +86,44 @@ def test_workers_spread_over_the_nodes_and_a_lost_node_changes_no_weight(cluster
     assert len(after) == len(set(after)) == 2 and not set(after) & set(play.lost)
     np.testing.assert_array_equal(ce.flatten_weights(result.model), ce.flatten_weights(here.model))
     assert without_seconds(result.history) == without_seconds(here.history)
+    print(f"{len(result.history)} generations on a cluster that lost 2 of its 4 worker nodes: the same weights as in one "
+          f"process ({ce.flatten_weights(result.model).size:,} of them) and the same history")
+
+
+def listening_sockets_of_this_process_and_its_descendants():
+    """(address, port) of every TCP socket listening in this process or any process it started (Linux /proc)."""
+    parents = {}
+    for stat in ce.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            pass
+    family, grew = {os.getpid()}, True
+    while grew:
+        grew = bool(new := {pid for pid, parent in parents.items() if parent in family} - family)
+        family |= new
+    inodes = set()
+    for pid in family:
+        for fd in ce.Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                inodes.add(os.readlink(fd))
+            except OSError:
+                pass
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in ce.Path(table).read_text().splitlines()[1:]:
+            local, state, inode = line.split()[1], line.split()[3], line.split()[9]
+            if state == "0A" and f"socket:[{inode}]" in inodes:  # 0A: LISTEN
+                address, port = local.split(":")
+                found.append((bytes.fromhex(address)[::-1].hex() if len(address) == 8 else address, int(port, 16)))
+    return found
+
+
+def test_every_ray_process_of_the_cluster_listens_on_the_loopback_address_only(cluster):
+    listening = listening_sockets_of_this_process_and_its_descendants()
+    assert len(listening) > 10  # the GCS, 4 raylets, object managers, agents, this driver's own servers
+    loopback = {"7f000001", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}
+    assert all(address in loopback for address, _ in listening), listening
 
 
 def free_port():
