@@ -49,6 +49,7 @@ import argparse
 import os
 import pickle
 import socket
+import sys
 import time
 
 import numpy as np
@@ -185,13 +186,18 @@ enough), so a lost machine takes only its share. When a worker dies, its process
 its node gone, the driver gets an error for its share instead of rewards. It starts new
 workers where the cluster has free CPUs, plays the lost shares again on the workers it has,
 and says so in one line; if no CPU is free it goes on with fewer workers, the pairs cut
-anew among them. Ray could restart a dead worker by itself, but it would wait for a free CPU
+anew among them, and with no worker left it stops, in one line that names the checkpoint
+to resume from. Ray could restart a dead worker by itself, but it would wait for a free CPU
 forever; only the driver knows it can do without. Since a share's rewards depend only on what
 was sent, the run ends exactly as if nothing had happened.
 """
 
 
 # %%
+class NoWorkersLeft(RuntimeError):
+    pass
+
+
 def replace_lost(players, lost, generation, wait=3):
     """New workers for `lost` where the cluster has free CPUs (Ray frees a dead one's within `wait` s), or fewer."""
     had, players.actors = len(players.actors), [actor for actor in players.actors if actor not in lost]
@@ -199,8 +205,8 @@ def replace_lost(players, lost, generation, wait=3):
     while (free := int(players.ray.available_resources().get("CPU", 0))) < len(lost) and time.monotonic() < deadline:
         time.sleep(0.2)
     players.actors += [players.remote.remote(*players.arguments) for _ in range(min(free, len(lost)))]
-    if not players.actors:
-        raise RuntimeError(f"lost all {had} workers in generation {generation}, and the cluster has no free CPU")
+    if not players.actors:  # nothing left to play on: the command line stops in one line (`run`, below)
+        raise NoWorkersLeft(f"lost every worker ({had}) in generation {generation}, and the cluster has no free CPU")
     fewer = "" if len(players.actors) == had else "; no free CPU for the rest: the pairs are cut among fewer"
     players.say(f"generation {generation}: lost {len(lost)} of {had} workers, played their shares again; "
                 f"{len(players.actors)} workers now{fewer}")
@@ -296,12 +302,19 @@ def run(argv):
 
     def play_on(config):
         players.append(RayPlayers(config, options.workers, options.ray_address))
+        players[0].folder = ce.Path(config.out)
         where = f"the Ray cluster at {options.ray_address}" if options.ray_address else "a local Ray instance"
         print(f"playing each generation on {options.workers} worker{'s' * (options.workers > 1)} of {where}")
         return players[0]
 
     try:
         result = ce.main(rest, play_on=play_on)
+    except NoWorkersLeft as error:  # the last checkpoint is whole: say where, as catch_es.main does for a full disk
+        folder = players[0].folder
+        kept = (folder / "checkpoint.npz").is_file() and len(ce.load_checkpoint(folder)[2])
+        sys.stderr.write(f"{ce.PROG}: stopped: {error}; " + (f"the checkpoint of generation {kept} is whole: python "
+                         f"{ce.PROG} --resume {folder}" if kept else "no checkpoint is kept") + "\n")
+        sys.exit(69)  # EX_UNAVAILABLE
     finally:
         for player in players:
             player.close()

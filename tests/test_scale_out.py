@@ -91,6 +91,31 @@ def test_a_killed_worker_is_replaced_and_its_shard_replayed_with_the_same_result
     assert without_seconds(result.history) == without_seconds(here.history)
 
 
+def test_losing_every_worker_with_no_cpu_free_stops_in_one_line_and_the_checkpoint_resumes(here, tmp_path, capsys,
+                                                                                            monkeypatch):
+    original = so.play_shares
+
+    def lose_everything_in_generation_3(players, shared, generation, left):
+        if generation == 3:
+            monkeypatch.setattr(ray, "available_resources", lambda: {})  # as if the cluster had no CPU free
+            for pid, _ in players.where():
+                os.kill(pid, signal.SIGKILL)
+        return original(players, shared, generation, left)
+
+    monkeypatch.setattr(so, "play_shares", lose_everything_in_generation_3)
+    options = ["--seed", "3", "--population-size", "20", "--hidden-units", "16", "--patience", "2", "--no-render"]
+    folder = tmp_path / "run"
+    code, err = run_main(capsys, "--workers", "1", "--generations", "8", "--checkpoint-every", "2",
+                         "--out", str(folder), *options)
+    assert code == 69 and err == (f"scale_out.py: stopped: lost every worker (1) in generation 3, and the cluster has "
+                                  f"no free CPU; the checkpoint of generation 2 is whole: python scale_out.py "
+                                  f"--resume {folder}\n")
+    monkeypatch.undo()
+    resumed = ce.main(["--resume", str(folder)])
+    np.testing.assert_array_equal(weights(resumed), weights(here))
+    assert without_seconds(resumed.history) == without_seconds(here.history)
+
+
 def run_main(capsys, *argv):
     with pytest.raises(SystemExit) as exit:
         so.main(list(argv))
