@@ -195,7 +195,12 @@ was sent, the run ends exactly as if nothing had happened.
 
 # %%
 class NoWorkersLeft(RuntimeError):
-    pass
+    def stop(self, folder):
+        """One line that names the checkpoint to resume from, as catch_es.main stops on a full disk; exit status 69."""
+        kept = (folder / "checkpoint.npz").is_file() and len(ce.load_checkpoint(folder)[2])
+        sys.stderr.write(f"{ce.PROG}: stopped: {self}; " + (f"the checkpoint of generation {kept} is whole: python "
+                         f"{ce.PROG} --resume {folder}" if kept else "no checkpoint is kept") + "\n")
+        sys.exit(69)  # EX_UNAVAILABLE
 
 
 def replace_lost(players, lost, generation, wait=3):
@@ -309,12 +314,8 @@ def run(argv):
 
     try:
         result = ce.main(rest, play_on=play_on)
-    except NoWorkersLeft as error:  # the last checkpoint is whole: say where, as catch_es.main does for a full disk
-        folder = players[0].folder
-        kept = (folder / "checkpoint.npz").is_file() and len(ce.load_checkpoint(folder)[2])
-        sys.stderr.write(f"{ce.PROG}: stopped: {error}; " + (f"the checkpoint of generation {kept} is whole: python "
-                         f"{ce.PROG} --resume {folder}" if kept else "no checkpoint is kept") + "\n")
-        sys.exit(69)  # EX_UNAVAILABLE
+    except NoWorkersLeft as error:
+        error.stop(players[0].folder)
     finally:
         for player in players:
             player.close()
