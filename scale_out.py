@@ -195,10 +195,11 @@ was sent, the run ends exactly as if nothing had happened.
 
 # %%
 class NoWorkersLeft(RuntimeError):
-    def stop(self, folder):
+    @staticmethod
+    def stop(why, folder):
         """One line that names the checkpoint to resume from, as catch_es.main stops on a full disk; exit status 69."""
         kept = (folder / "checkpoint.npz").is_file() and len(ce.load_checkpoint(folder)[2])
-        sys.stderr.write(f"{ce.PROG}: stopped: {self}; " + (f"the checkpoint of generation {kept} is whole: python "
+        sys.stderr.write(f"{ce.PROG}: stopped: {why}; " + (f"the checkpoint of generation {kept} is whole: python "
                          f"{ce.PROG} --resume {folder}" if kept else "no checkpoint is kept") + "\n")
         sys.exit(69)  # EX_UNAVAILABLE
 
@@ -229,7 +230,8 @@ def play_shares(players, shared, generation, left):
         for ref, (actor, (_, pairs)) in zip(refs, calls):
             try:
                 results[pairs.start] = players.ray.get(ref)
-            except players.ray.exceptions.RayActorError:
+            except players.ray.exceptions.RayActorError as error:  # Ray keeps it as the share's value: let go of
+                error.__traceback__ = None  # the frames it was raised through (they hold the run folder's lock)
                 lost, left = lost + [actor], left + [pairs]
         if lost:
             replace_lost(players, set(lost), generation)
@@ -313,12 +315,14 @@ def run(argv):
         return players[0]
 
     try:
-        result = ce.main(rest, play_on=play_on)
-    except NoWorkersLeft as error:
-        error.stop(players[0].folder)
+        result, stopped = ce.main(rest, play_on=play_on), None
+    except NoWorkersLeft as error:  # (only its words: its traceback holds catch_es.main, and so the folder's lock)
+        result, stopped = None, str(error)
     finally:
         for player in players:
             player.close()
+    if stopped:
+        NoWorkersLeft.stop(stopped, players[0].folder)
     if players and players[0].generations:
         sent, received, played = players[0].sent, players[0].received, players[0].generations
         print(f"per generation, {sent // played:,} bytes went to the workers and {received // played:,} came back")

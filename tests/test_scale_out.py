@@ -3,6 +3,7 @@ refusals, and the study as a script and a notebook.
 
 All tests share one local Ray instance with 2 CPUs, so its start-up is paid once.
 """
+import gc
 import os
 import re
 import signal
@@ -105,13 +106,17 @@ def test_losing_every_worker_with_no_cpu_free_stops_in_one_line_and_the_checkpoi
     monkeypatch.setattr(so, "play_shares", lose_everything_in_generation_3)
     options = ["--seed", "3", "--population-size", "20", "--hidden-units", "16", "--patience", "2", "--no-render"]
     folder = tmp_path / "run"
-    code, err = run_main(capsys, "--workers", "1", "--generations", "8", "--checkpoint-every", "2",
-                         "--out", str(folder), *options)
-    assert code == 69 and err == (f"scale_out.py: stopped: lost every worker (1) in generation 3, and the cluster has "
-                                  f"no free CPU; the checkpoint of generation 2 is whole: python scale_out.py "
-                                  f"--resume {folder}\n")
-    monkeypatch.undo()
-    resumed = ce.main(["--resume", str(folder)])
+    gc.disable()  # the folder's lock must be let go when the stop returns, not when a collection happens to run
+    try:
+        code, err = run_main(capsys, "--workers", "1", "--generations", "8", "--checkpoint-every", "2",
+                             "--out", str(folder), *options)
+        assert code == 69 and err == (f"scale_out.py: stopped: lost every worker (1) in generation 3, and the cluster "
+                                      f"has no free CPU; the checkpoint of generation 2 is whole: python scale_out.py "
+                                      f"--resume {folder}\n")
+        monkeypatch.undo()
+        resumed = ce.main(["--resume", str(folder)])
+    finally:
+        gc.enable()
     np.testing.assert_array_equal(weights(resumed), weights(here))
     assert without_seconds(resumed.history) == without_seconds(here.history)
 
