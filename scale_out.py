@@ -225,7 +225,7 @@ def play_shares(players, shared, generation, left):
     while left:
         calls = [(actor, (generation, pairs)) for actor, pairs in zip(players.actors * len(left), left)]
         refs = [actor.play.remote(shared, *call) for actor, call in calls]
-        players.sent += players.theta_bytes + sum(len(pickle.dumps(call)) for _, call in calls)
+        players.sent += sum(len(pickle.dumps(call)) for _, call in calls)
         lost, left = [], []
         for ref, (actor, (_, pairs)) in zip(refs, calls):
             try:
@@ -257,8 +257,9 @@ class RayPlayers:
 
     def __call__(self, strategy):
         """One generation, as `catch_es.play_here`'s: ask (on the workers), play there, tell here."""
-        self.theta_bytes = strategy.theta.nbytes
-        shared = self.ray.put(strategy.theta)  # once per generation, however many workers read it
+        theta = strategy.theta
+        shared = self.ray.put(theta)  # once per generation, however many workers read it
+        self.sent += theta.nbytes
         results = play_shares(self, shared, strategy.generation, self.shares(strategy.population_size))
         self.received += sum(len(pickle.dumps(result)) for result in results)
         self.generations += 1
@@ -394,7 +395,8 @@ def measure_costs(config, game=ce.play, workers=(1, 2), repeats=5, trips=30):
         try:
             trip[count] = median_seconds(lambda: round_trip(players, strategy), trips)
             costs[f"measured_{count}"] = median_seconds(lambda: players(strategy), repeats)
-            costs["tell"] = median_seconds(lambda: players.tell(strategy, np.zeros(pairs * 2, "float32")), repeats)
+            if "tell" not in costs:  # the driver's, whatever the workers
+                costs["tell"] = median_seconds(lambda: players.tell(strategy, np.zeros(pairs * 2, "float32")), repeats)
             costs[f"bytes_out_{count}"], costs[f"bytes_back_{count}"] = (players.sent // players.generations,
                                                                           players.received // players.generations)
         finally:

@@ -17,8 +17,8 @@ from ray.cluster_utils import Cluster
 import catch_es as ce
 import scale_out as so
 from test_checkpoints import final_weights
+from test_scale_out import CONFIG, here, quiet, without_seconds  # noqa: F401  (here: the run every one must equal)
 
-CONFIG = ce.Config(seed=3, population_size=20, hidden_units=16, generations=8, patience=2, render=False)
 LOOPBACK = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 2**20}
 ROOT = ce.Path(ce.__file__).parent
 
@@ -35,22 +35,6 @@ def cluster():
     finally:
         ray.shutdown()
         cluster.shutdown()
-
-
-@pytest.fixture(scope="module")
-def here():
-    """The run in this process that every run on a cluster must equal; it restarts with a bigger population."""
-    result = ce.train(CONFIG, progress=quiet)
-    assert any(row["event"] for row in result.history[:-1])
-    return result
-
-
-def quiet(history, done):
-    pass
-
-
-def without_seconds(history):
-    return [{key: value for key, value in row.items() if key != "seconds"} for row in history]
 
 
 class LoseNodes:
