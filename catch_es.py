@@ -189,8 +189,7 @@ to each other: the "embarrassingly parallel" of ES made concrete.
 One more trick: a board has four lit cells out of 100, so the first layer's `board @ kernel`
 is the sum of four rows of its kernel. When the model starts with a `Dense` layer, the policy
 looks them up (`tf.gather`) instead of multiplying by 96 zeros: a generation played 2.7 times
-faster (9.7 against 26.3 ms, `python benchmarks/benchmark.py --pieces`). Any other model runs
-whole on the board.
+faster (9.7 against 26.3 ms, `python benchmarks/benchmark.py --pieces`); other models run whole.
 """
 
 
@@ -236,7 +235,7 @@ def starts_for(candidates):
 
 
 def make_player(model, game=play):  # one compiled call: flat weights (P, D) -> rewards (P, 80) of `game`, as NumPy
-    play_population = tf.function(population_games(model, game), jit_compile=True)
+    play_population = tf.function(population_games(model, game), jit_compile=True, autograph=False)
     return lambda population: play_population(population, *starts_for(len(population))).numpy()
 
 
@@ -357,12 +356,12 @@ from afar but climbs a blurred `F` (whose top may lie elsewhere); a narrow one c
 itself, until no candidate's action differs, every `R_i` is the same and the estimate is zero.
 
 * **Mirrored pairs** are antithetic sampling: pair `k` adds
-  `(F(theta + sigma·n) - F(theta - sigma·n)) · n`, and in a Taylor expansion of `F` around
-  `theta` the two cancel every term that does not change sign with `n`: the baseline
+  `(F(theta + sigma·n) - F(theta - sigma·n)) · n`; in a Taylor expansion around `theta` (of a
+  smooth `F`) the two cancel every term that does not change sign with `n`: the baseline
   `F(theta)`, which alone adds noise of size `|F|` to each sample, and all even-order terms.
-* **Centred ranks** are fitness shaping: the estimate is then one of the gradient of the
-  smoothed *ranks*, not of `J`; no longer unbiased, but bounded, and the same whatever
-  monotone change is made to the reward (`R`, `10·R` or `exp(R)` give the same step).
+* **Centred ranks** are fitness shaping: each noise is weighed by its rank, not its reward,
+  so the estimate is no longer an unbiased one of `grad J`, but it is bounded, and the same
+  whatever monotone change is made to the reward (`R`, `10·R` or `exp(R)` give one step).
 
 How can 100 samples say anything about 10,403 weights? Measure it. On a quadratic hill the
 exact gradient of `J` is the gradient of `F`, so we can watch the ES climb it in 2 dimensions
@@ -377,9 +376,9 @@ def hill(points):  # -|x - 1|²: highest where every weight is 1; its gradient i
     return -np.sum((points - 1.0) ** 2, axis=-1)
 
 
-def es_on_a_hill(shown=(0, 5, 10, 20), populations=(4, 16, 64, 256, 1024), repeats=4):  # a figure
-    figure = Figure(figsize=(14, 4), layout="constrained")
-    climb, *cosines = figure.subplots(1, 3)
+def es_on_a_hill(shown=(0, 5, 10, 20), populations=(4, 16, 64, 256, 1024), repeats=4, estimates=True):  # a figure
+    figure = Figure(figsize=(14 if estimates else 5, 4), layout="constrained")
+    climb, *cosines = figure.subplots(1, 3 if estimates else 1, squeeze=False)[0]  # the climb, then the estimates
     strategy = EvolutionStrategy([-1.5, -1.5], population_size=20, sigma=0.4, learning_rate=0.15)
     grid = np.stack(np.meshgrid(np.linspace(-2.5, 2.5, 41), np.linspace(-2.5, 2.5, 41)), axis=-1)
     climb.contourf(grid[..., 0], grid[..., 1], hill(grid), levels=15, cmap="Greys_r")
@@ -403,9 +402,9 @@ def es_on_a_hill(shown=(0, 5, 10, 20), populations=(4, 16, 64, 256, 1024), repea
                     found[row, column] = estimate @ truth / np.linalg.norm(estimate) / np.linalg.norm(truth)
             axes.plot(populations, found.mean(axis=1), "o-", label=label)
         axes.axhline(dimension**-0.5, color="grey", ls=":", label="a random direction's, 1/√dimensions")
-        axes.set(xscale="log", xlabel="population P", title=f"tell's estimate in {dimension:,} dimensions", ylim=(0, 1))
-    cosines[0].set_ylabel(f"cosine with the true gradient (mean of {repeats} generations)")
-    cosines[1].legend(fontsize="small")
+        axes.set(xscale="log", xlabel=f"population P (each point: the mean of {repeats} generations)", ylim=(0, None),
+                 title=f"tell's estimate in {dimension:,} dimensions", ylabel="cosine with the true gradient")
+        axes.legend(fontsize="small")
     return figure
 
 
@@ -417,11 +416,11 @@ if __name__ == "__main__" and NOTEBOOK:
 # %% [markdown]
 """
 In 2 dimensions a handful of candidates finds the slope almost exactly. In 10,403 the cosine
-at the default population of 100 is small, about 0.07, yet seven times a random direction's
-and positive every generation: each step climbs, a little, and more as the population grows
-(as its square root). Ranks point as well as raw rewards, even with a cloud 30 times wider
-than the hill's top is far: the even-order term is the same for both candidates of a pair, so
-each pair's ranks still differ in the sign of its slope. What `sigma` trades shows on Catch.
+at the default population of 100 is small, about 0.07, yet seven times a random direction's:
+each step climbs, a little, and more as the population grows
+(as its square root). Ranks point as well as raw rewards, even at `sigma = 30`: the even-order
+term is the same for both candidates of a pair, so their ranks still differ in the sign of its
+slope. (A quadratic has no steps to smooth: what `sigma` trades shows on Catch.)
 """
 
 # %% [markdown]
@@ -493,7 +492,7 @@ Each generation leaves a row of history, which `Progress` shows.
 def play_here(model, game=play):  # a generation, one call: theta's catches, the candidates' mean rewards, State before
     play_population = population_games(model, game)
 
-    @tf.function(jit_compile=True)  # traced once per strategy: `new_strategy` keeps them, restarts reuse them
+    @tf.function(jit_compile=True, autograph=False)  # traced once per strategy: new_strategy keeps them
     def generation(strategy, *starts):
         before = keras.tree.map_structure(ops.copy, strategy.state())  # read before `tell` moves them
         rewards = play_population(ops.concatenate([before.theta[None], strategy.ask()]), *starts)  # row 0: theta
@@ -670,7 +669,7 @@ def plot_learning_curve(history):
     firsts = [i for i, row in enumerate(history) if i == 0 or row["restarts"] != history[i - 1]["restarts"]]
     for axes, x in zip(figure.subplots(1, 2, sharey=True), ["generation", "seconds"]):
         for y, name in [("catch_rate", "exact catch rate of theta"), ("mean_reward", "mean reward of the candidates")]:
-            xs, ys = ([row[key] for row in history] for key in (x, y))
+            xs, ys = (np.array([row[key] for row in history], float) for key in (x, y))
             cuts = firsts[1:] if x == "seconds" else []  # on the clock, the attempts drawn apart ...
             line, = axes.plot(np.insert(xs, cuts, np.nan), np.insert(ys, cuts, np.nan), label=name)
             for first in firsts if x == "seconds" else []:  # ... joined by their compiling, dotted
@@ -809,6 +808,7 @@ def save_run(result, folder, config, pictures=True):
         save_history(result.history, folder / "history.csv")
     if pictures:
         write_atomically(folder / "learning_curve.png", plot_learning_curve(result.history).savefig)
+        write_atomically(folder / "es_on_a_hill.png", es_on_a_hill(estimates=False).savefig)  # the climb: a second
         write_atomically(folder / "catch.gif", lambda to: to.write_bytes(gif(*replay(result.model, 6, config.seed))))
 
 

@@ -106,7 +106,7 @@ budget each learner gets in a comparison.
 
 # %%
 @dataclasses.dataclass(frozen=True)
-class StudyConfig(ce.Config):
+class StudyConfig(ce.RunConfig):
     fall_every: int = 1  # the fruit falls one row every this many steps: a game lasts 9 times as many
     action_repeat: int = 1  # the policy decides every this many steps; the basket repeats its action in between
     slack: bool = True  # with --fall-every, the basket moves on every step; --no-slack: only when the fruit falls
@@ -117,11 +117,12 @@ class StudyConfig(ce.Config):
     compare_seconds: float = 600.0  # a safety cap on each learner's wall-clock seconds, reported when it binds
 
 
-ce.ACCEPTS.update({  # what the study's settings accept, checked by catch_es.check with the others
+ACCEPTS = {**ce.ACCEPTS,  # what the study's settings accept, as well as catch_es's: checked by catch_es.check
     **dict.fromkeys(["fall_every", "action_repeat", "reinforce_games_per_start", "compare_games"],
                     ce.ACCEPTS["generations"]),
     **dict.fromkeys(["reinforce_learning_rate", "compare_seconds"], ce.ACCEPTS["sigma"]),
-    "reinforce_entropy": ce.ACCEPTS["weight_decay"], "slack": ce.ACCEPTS["render"]})
+    "reinforce_entropy": ce.ACCEPTS["weight_decay"], "slack": ce.ACCEPTS["render"]}
+PROG = "es_vs_rl.py"  # how errors name this script
 
 
 def game_of(config):
@@ -391,11 +392,11 @@ def train_reinforce(config, progress=None, stop=None, learner=None, watch=None):
         done = status == "solved" or training_games(history) >= config.compare_games
         progress(history, done)  # (a Deadline hears this row before it is asked)
         if not done and stop and stop.requested:
-            status, done = "interrupted", True
+            status, done = "stopped", True
         if done:  # as the ES does, the last games' update is not taken: the network is the one measured
             ce.set_flat_weights(learner.model, weights)
             break
-    return ce.TrainingResult(learner.model, history, status)
+    return ce.TrainingResult(learner.model, history, status, None)  # (no ES state to carry on from)
 
 
 # %% [markdown]
@@ -472,14 +473,15 @@ def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS
         def play(strategy, name=name):
             catches, rewards, before = play_generation(strategy)
             if watch:
-                watch(name, catches, before[0])  # the theta that was measured
+                watch(name, catches, before.theta)  # the theta that was measured
             return catches, rewards, before
 
         # Enough generations for the budget of games at the first population: the games run out first.
         es_config = dataclasses.replace(es_config, generations=config.compare_games // (
             config.population_size * ce.FRUITS) + 2)
         budget = Deadline(config.compare_games, config.compare_seconds, target, quiet or ce.Progress(es_config))
-        result = ce.train(es_config, budget, stop=budget, play_generation=play, strategies=strategies)
+        result = ce.train(es_config, ce.Hooks(progress=budget, play=play, strategies=strategies,
+                                              keep_going=lambda strategy, history: not budget.requested))
         runs[name] = Run(result, "solved" if result.status == "solved" else budget.why or "games")
     budget = Deadline(config.compare_games, config.compare_seconds, target, quiet)
     result = train_reinforce(config, budget, budget, learner, watch and functools.partial(watch, "REINFORCE"))
@@ -602,7 +604,7 @@ def game_name(fall_every, action_repeat, slack):
 def parse_claims_args(argv=None, prog="claims"):
     parser = argparse.ArgumentParser(prog=f"es_vs_rl.py {prog}", description="Measure the notes' claims: the "
                                      "learners on several games and seeds, and the noise of their gradients.")
-    parser.error = ce.usage_error  # one line, exit status 2
+    parser.error = functools.partial(ce.usage_error, prog=PROG)  # one line, exit status 2
     parser.add_argument("--quick", action="store_true", help="fewer seeds and games, a smaller budget and noise "
                         "sample: a few minutes")
     parser.add_argument("--seeds", type=int, help="seeds 0 .. N-1 per game (default 30; --quick 2)")
@@ -703,13 +705,14 @@ class Game:
     def es_raw(self, theta, seed, repeat):
         """The ES's estimate from `pairs` mirrored pairs: sum over pairs of (R+ - R-) / (2 sigma) n, averaged."""
         noise = np.random.default_rng([seed, repeat]).standard_normal((self.pairs, len(theta)), dtype="float32")
-        rewards = self.player(np.asarray(ce.mirrored(theta, self.config.sigma, noise))).mean(axis=1, dtype="float64")
+        candidates = np.stack([theta + self.config.sigma * noise, theta - self.config.sigma * noise], axis=1)
+        rewards = self.player(candidates.reshape(-1, len(theta))).mean(axis=1, dtype="float64")
         return (rewards[0::2] - rewards[1::2]) / (2 * self.config.sigma) @ noise / self.pairs
 
     def es_centred(self, theta, seed, repeat):
         """The update the ES trains with: `tell`'s centred-rank gradient, from one generation at theta."""
-        self.strategy.variable.assign(theta)
-        self.strategy.generation = seed * 1_000_000 + repeat  # fresh noise for every estimate
+        generation = seed * 1_000_000 + repeat  # fresh noise for every estimate
+        self.strategy.load(ce.State(theta, generation, self.strategy.fresh_adam))
         totals = self.player(np.asarray(self.strategy.ask())).sum(axis=1)
         return np.asarray(self.strategy.tell(totals), "float64")  # (its Adam step moves theta; put back next time)
 
@@ -997,7 +1000,7 @@ TUNING = {"reinforce_learning_rate": (0.003, 0.01, 0.03), "reinforce_games_per_s
 def parse_tune_args(argv=None):
     parser = argparse.ArgumentParser(prog="es_vs_rl.py tune", description="Sweep REINFORCE's settings on seeds "
                                      "that the claims do not measure.")
-    parser.error = ce.usage_error  # one line, exit status 2
+    parser.error = functools.partial(ce.usage_error, prog=PROG)  # one line, exit status 2
     parser.add_argument("--quick", action="store_true", help="2 seeds, catch_es's game, 200,000 games: a minute")
     parser.add_argument("--first-seed", type=int, default=100, help="the first seed (default 100)")
     parser.add_argument("--seeds", type=int, help="this many seeds from --first-seed (default 5; --quick 2)")
@@ -1163,16 +1166,16 @@ earlier 10-seed run, before the fair budget, is in `benchmarks/claims/old-10-see
 # %%
 def compare_main(argv=None):
     """`python es_vs_rl.py [options]`: both learners on one game; writes runs/compare-seed<SEED>-<time>/."""
-    given, _, _ = ce.parse_args(argv, StudyConfig)
+    given, _, _ = ce.parse_args(argv, StudyConfig, ACCEPTS, PROG)
     try:
-        config = ce.check(StudyConfig(**given))
+        config = ce.check(StudyConfig(**given), ACCEPTS)
         folder = Path(config.out or time.strftime(f"runs/compare-seed{config.seed}-%Y%m%d-%H%M%S"))
         # REINFORCE's tape holds the boards, hidden layer and scores of every step of every game, and gradients.
         steps, games = ce.GAME_LENGTH * config.fall_every, ce.FRUITS * config.reinforce_games_per_start
         ce.check_memory(config, also=0.8e9 + 2 * 4 * games * steps * (ce.GRID_SIZE**2 + config.hidden_units + 3))
         lock = ce.claim("--out", folder)  # noqa: F841 (held until we return)
     except ValueError as error:
-        ce.usage_error(str(error))
+        ce.usage_error(str(error), PROG)
     config = dataclasses.replace(config, out=str(folder))
     print(describe_winnable(config.fall_every, config.action_repeat, config.slack))  # up front: can every fruit be caught?
     ce.write_atomically(folder / "config.json", lambda path: path.write_text(json.dumps(vars(config))))
@@ -1183,7 +1186,6 @@ def compare_main(argv=None):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    previous, ce.PROG = ce.PROG, "es_vs_rl.py"  # errors name this script
     try:
         if argv[:1] == ["claims"]:
             return claims(argv[1:])
@@ -1193,10 +1195,8 @@ def main(argv=None):
     except BrokenPipeError:
         raise
     except OSError as error:  # a full disk, the folder gone, no permission: one line, as catch_es.py says it
-        sys.stderr.write(f"{ce.PROG}: stopped: cannot write {error.filename}: {error.strerror}\n")
+        sys.stderr.write(f"{PROG}: stopped: cannot write {error.filename}: {error.strerror}\n")
         sys.exit(74)
-    finally:
-        ce.PROG = previous
 
 
 # %%

@@ -46,15 +46,17 @@ every candidate its own copy of the start states.
 
 # %%
 import argparse
+import functools
 import os
 import pickle
 import socket
-import sys
 import time
 
 import numpy as np
 
 import catch_es as ce
+
+PROG = "scale_out.py"  # how errors name this script
 
 
 # %%
@@ -71,8 +73,7 @@ class ShardPlayer:
 
     def play(self, theta, generation, pairs):
         """Rebuild the candidates of `pairs` and play them beside theta: (theta's catches, each one's total)."""
-        self.strategy.variable.assign(theta)
-        self.strategy.generation = generation
+        self.strategy.load(ce.State(theta, generation, self.strategy.fresh_adam))  # the driver's theta and generation
         rewards = self.play_population(np.vstack([theta, self.ask(pairs.start, pairs.stop)]))
         return ce.count_catches(rewards[0]), rewards[1:].sum(axis=1, dtype="float32")  # whole numbers: exact
 
@@ -198,10 +199,7 @@ class NoWorkersLeft(RuntimeError):
     @staticmethod
     def stop(why, folder):
         """One line that names the checkpoint to resume from, as catch_es.main stops on a full disk; exit status 69."""
-        kept = (folder / "checkpoint.npz").is_file() and len(ce.load_checkpoint(folder)[2])
-        sys.stderr.write(f"{ce.PROG}: stopped: {why}; " + (f"the checkpoint of generation {kept} is whole: python "
-                         f"{ce.PROG} --resume {folder}" if kept else "no checkpoint is kept") + "\n")
-        sys.exit(69)  # EX_UNAVAILABLE
+        ce.stop_run(why, folder, PROG, 69)  # EX_UNAVAILABLE
 
 
 def replace_lost(players, lost, generation, wait=3):
@@ -211,7 +209,7 @@ def replace_lost(players, lost, generation, wait=3):
     while (free := int(players.ray.available_resources().get("CPU", 0))) < len(lost) and time.monotonic() < deadline:
         time.sleep(0.2)
     players.actors += [players.remote.remote(*players.arguments) for _ in range(min(free, len(lost)))]
-    if not players.actors:  # nothing left to play on: the command line stops in one line (`run`, below)
+    if not players.actors:  # nothing left to play on: the command line stops in one line (`main`, below)
         raise NoWorkersLeft(f"lost every worker ({had}) in generation {generation}, and the cluster has no free CPU")
     fewer = "" if len(players.actors) == had else "; no free CPU for the rest: the pairs are cut among fewer"
     players.say(f"generation {generation}: lost {len(lost)} of {had} workers, played their shares again; "
@@ -263,7 +261,8 @@ class RayPlayers:
         results = play_shares(self, shared, strategy.generation, self.shares(strategy.population_size))
         self.received += sum(len(pickle.dumps(result)) for result in results)
         self.generations += 1
-        totals, before = np.concatenate([totals for _, totals in results]), [np.asarray(v) for v in strategy.state()]
+        totals = np.concatenate([totals for _, totals in results])
+        before = ce.keras.tree.map_structure(np.asarray, strategy.state())  # read before tell moves it
         self.tell(strategy, totals)
         return results[0][0], totals / ce.FRUITS, before  # every worker played theta
 
@@ -293,10 +292,10 @@ workers than the cluster has CPUs, or Ray not installed: one line, exit status 2
 
 
 # %%
-def run(argv):
+def main(argv=None):
     """The study's command line: its own two options, then catch_es.main with the rest."""
-    parser = argparse.ArgumentParser(prog=ce.PROG, add_help=False)
-    parser.error = ce.usage_error
+    parser = argparse.ArgumentParser(prog=PROG, add_help=False)
+    parser.error = functools.partial(ce.usage_error, prog=PROG)
     parser.add_argument("--workers", type=int, default=2, help="play each generation on this many Ray workers")
     parser.add_argument("--ray-address", default="", help="join the Ray cluster at this address ('auto': the one "
                                                           "`ray start` began) instead of starting a local one")
@@ -305,7 +304,7 @@ def run(argv):
         parser.print_help()
         print("\nand every option of catch_es.py:\n")
     if options.workers < 1:
-        ce.usage_error(f"--workers must be an integer >= 1, got {options.workers}")
+        ce.usage_error(f"--workers must be an integer >= 1, got {options.workers}", PROG)
     players = []
 
     def play_on(config):
@@ -316,7 +315,7 @@ def run(argv):
         return players[0]
 
     try:
-        result, stopped = ce.main(rest, play_on=play_on), None
+        result, stopped = ce.main(rest, play_on=play_on, prog=PROG), None
     except NoWorkersLeft as error:  # (only its words: its traceback holds catch_es.main, and so the folder's lock)
         result, stopped = None, str(error)
     finally:
@@ -328,14 +327,6 @@ def run(argv):
         sent, received, played = players[0].sent, players[0].received, players[0].generations
         print(f"per generation, {sent // played:,} bytes went to the workers and {received // played:,} came back")
     return result
-
-
-def main(argv=None):
-    previous, ce.PROG = ce.PROG, "scale_out.py"  # errors name this script
-    try:
-        return run(argv)
-    finally:
-        ce.PROG = previous
 
 
 # %% [markdown]

@@ -29,7 +29,7 @@ def main(settings, seeds):
     generations, restarts, seconds = [], [], []
     for seed in parse_seeds(seeds):
         start = time.perf_counter()
-        result = ce.train(ce.Config(seed=seed, render=False, **overrides), progress=lambda history, done: None)
+        result = ce.train(ce.Config(seed=seed, **overrides), ce.Hooks(progress=lambda history, done: None))
         last = result.history[-1]
         generations.append(last["generation"] if result.status == "solved" else math.inf)
         restarts.append(last["restarts"])

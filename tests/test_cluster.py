@@ -60,7 +60,7 @@ def test_workers_spread_over_the_nodes_and_a_lost_node_changes_no_weight(cluster
         assert len({node for _, node in players.where()}) == 3  # one worker a node: a lost node takes one share only
         cluster.add_node(num_cpus=1, **LOOPBACK)  # room for one new worker
         play = LoseNodes(cluster, players, generations=(2, 5))
-        result = ce.train(CONFIG, progress=quiet, play_generation=play)
+        result = ce.train(CONFIG, ce.Hooks(progress=quiet, play=play))
         after = [node for _, node in players.where()]
     finally:
         players.close()

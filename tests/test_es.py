@@ -4,6 +4,12 @@ import pytest
 
 import catch_es as ce
 
+
+def at_generation(strategy, generation):  # the strategy moved to `generation`, through its public load
+    strategy.load(ce.State(strategy.theta, generation, strategy.fresh_adam))
+    return strategy
+
+
 def test_ask_gives_mirrored_float32_candidates_from_the_generations_noise():
     theta = np.linspace(-1, 1, 7).astype("float32")
     strategy = ce.EvolutionStrategy(theta, population_size=6, sigma=0.5, seed=3)
@@ -23,7 +29,8 @@ def test_the_table_noise_is_slices_of_the_table_and_any_range_of_pairs_rebuilds_
     for row in noise:
         starts = np.flatnonzero(table == row[0])
         assert any(np.array_equal(table[start : start + 7], row) for start in starts)
-    np.testing.assert_array_equal(ce.pair_noise(table, [3, 0], range(1, 3), 7), noise[1:])
+    other = ce.EvolutionStrategy(np.ones(7), population_size=20, sigma=0.1, seed=3)  # another theta, population
+    np.testing.assert_array_equal(other.noise(range(1, 3)), noise[1:])
     np.testing.assert_array_equal(strategy.noise(range(2, 3)), noise[2:])
 
 
@@ -40,8 +47,7 @@ def test_noise_table_is_gaussian_and_the_same_for_every_run():
 
 def noise_of(seed, generation, pair, population_size=10):
     strategy = ce.EvolutionStrategy(np.zeros(50), population_size=population_size, seed=seed)
-    strategy.generation = generation
-    return np.asarray(strategy.noise())[pair]
+    return np.asarray(at_generation(strategy, generation).noise())[pair]
 
 
 def test_noise_is_a_pure_function_of_seed_generation_and_pair():
@@ -113,10 +119,43 @@ def test_bad_settings_are_refused_by_check_the_one_place_that_checks(kwargs):
     assert ce.check(ce.Config()) == ce.Config()
 
 
-def test_es_moves_a_cloud_up_a_two_dimensional_hill():
-    figure = ce.es_on_a_hill(shown=(0, 20))
-    first, last = (axes.collections[-1].get_offsets()[0] for axes in figure.axes[:2])  # theta's cross
-    assert np.linalg.norm(last - 1.0) < 0.25 * np.linalg.norm(first - 1.0)  # theta near the top at (1, 1)
+def test_the_hill_picture_shows_the_cloud_climbing_and_the_estimate_measured_against_the_truth():
+    figure = ce.es_on_a_hill(shown=(0, 20), populations=(4, 64, 1024), repeats=2)
+    climb, low, high = figure.axes[:3]
+    first, last = (cloud.get_offsets().mean(axis=0) for cloud in climb.collections[-2:])  # generations 0 and 20
+    assert np.linalg.norm(last - 1.0) < 0.25 * np.linalg.norm(first - 1.0)  # the cloud near the top at (1, 1)
+    assert "2 dimensions" in low.get_title() and "10,403 dimensions" in high.get_title()
+    for axes, dimension in [(low, 2), (high, 10_403)]:
+        *estimates, random = axes.get_lines()
+        assert random.get_ydata()[0] == pytest.approx(dimension**-0.5)
+        for line in estimates:  # measured by the file's own ES: better with the population, far above chance
+            cosines = np.asarray(line.get_ydata())
+            assert cosines[0] < cosines[-1] and cosines[-1] > (0.99 if dimension == 2 else 10 * dimension**-0.5)
+
+
+def test_ask_and_tell_speak_numpy_to_a_users_own_code():
+    rng = np.random.default_rng(0)
+    inputs, wanted = rng.standard_normal((20, 3)), rng.standard_normal((3, 2))
+
+    def score(candidate):  # the user's own NumPy: a linear model whose weights are a 3 x 2 matrix
+        return -np.mean((inputs @ candidate.reshape(3, 2) - inputs @ wanted) ** 2)
+
+    strategy = ce.EvolutionStrategy(np.zeros(6), population_size=40, sigma=0.05, learning_rate=0.03, seed=0)
+    for _ in range(300):
+        candidates = strategy.ask()
+        assert isinstance(candidates, np.ndarray) and candidates.shape == (40, 6)
+        estimate = strategy.tell([score(candidate) for candidate in candidates])  # a list: any array-like
+        assert isinstance(estimate, np.ndarray)
+    np.testing.assert_allclose(strategy.theta.reshape(3, 2), wanted, atol=0.05)  # the known optimum
+
+
+def test_without_shaping_tell_is_the_plain_estimate_of_the_smoothed_gradient():
+    strategy = ce.EvolutionStrategy(np.zeros(5), population_size=6, sigma=0.2, seed=1, shaping=lambda rewards: rewards)
+    candidates, noise = strategy.ask(), np.asarray(strategy.noise())
+    rewards = np.array([3.0, 1.0, -2.0, 0.5, 4.0, 4.0])
+    signed = np.stack([noise[0], -noise[0], noise[1], -noise[1], noise[2], -noise[2]])
+    np.testing.assert_allclose(candidates, 0.2 * signed, atol=1e-6)
+    np.testing.assert_allclose(strategy.tell(rewards), rewards @ signed / (6 * 0.2), rtol=1e-5)  # sum R n / (P sigma)
 
 
 def test_a_restart_loads_fresh_weights_and_a_fresh_adam_into_the_same_variables():
@@ -125,10 +164,10 @@ def test_a_restart_loads_fresh_weights_and_a_fresh_adam_into_the_same_variables(
     variables = [strategy.variable, *strategy.optimizer.variables]
     for _ in range(3):
         strategy.tell(np.arange(4.0))
-    strategy.load([np.ones(6, "float32"), strategy.generation, *strategy.fresh], seed=5)  # as a restart does
+    strategy.load(ce.State(np.ones(6, "float32"), strategy.generation, strategy.fresh_adam), seed=5)  # a restart
     assert [strategy.variable, *strategy.optimizer.variables] == variables  # the same variables ...
     assert strategy.generation == 3 and int(strategy.key[0]) == 5  # ... the noise of seed 5, from generation 3
-    fresh.generation = 3
+    at_generation(fresh, 3)
     np.testing.assert_array_equal(strategy.noise(), fresh.noise())
     for mine, theirs in zip(variables, [fresh.variable, *fresh.optimizer.variables]):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # ... and Adam as it was before any step
@@ -140,9 +179,10 @@ def test_one_compiled_generation_is_ask_play_tell_and_returns_the_state_before_i
     config = ce.Config(population_size=10, hidden_units=8)
     model, fused = ce.new_strategy(config)
     _, plain = ce.new_strategy(config)
-    before = [np.asarray(value).copy() for value in fused.state()]
+    before = ce.keras.tree.map_structure(lambda value: np.asarray(value).copy(), fused.state())
     catches, rewards, state = ce.play_here(model)(fused)
-    for mine, theirs in zip(state, before):
+    assert isinstance(state, ce.State) and int(state.generation) == 0
+    for mine, theirs in zip(ce.keras.tree.flatten(state), ce.keras.tree.flatten(before)):
         np.testing.assert_array_equal(mine, theirs)
     # The same generation, step by step: theta beside its candidates, played; the totals told.
     played = ce.make_player(model)(np.vstack([plain.theta, np.asarray(plain.ask())]))
@@ -156,5 +196,5 @@ def test_one_compiled_generation_is_ask_play_tell_and_returns_the_state_before_i
 def test_every_setting_says_what_it_does_and_what_it_accepts():
     given, _, _ = ce.parse_args([])
     assert given == {}  # only the options given, so that --resume can compare them
-    for field in ce.dataclasses.fields(ce.Config):
+    for field in ce.dataclasses.fields(ce.RunConfig):
         assert field.name in ce.ACCEPTS

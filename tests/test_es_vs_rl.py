@@ -104,8 +104,8 @@ def test_with_both_knobs_at_one_the_game_is_catch_es_step_for_step():
 
 def test_with_both_knobs_at_one_the_es_learns_exactly_as_in_catch_es():
     config, quiet = rl.StudyConfig(generations=40), lambda history, done: None
-    looped = ce.train(config, quiet, play_generation=rl.es_player(config))  # play_variant's loop
-    plain = ce.train(ce.Config(generations=40), quiet)  # catch_es's play
+    looped = ce.train(config, ce.Hooks(quiet, play=rl.es_player(config)))  # play_variant's loop
+    plain = ce.train(ce.Config(generations=40), ce.Hooks(quiet))  # catch_es's play
     np.testing.assert_array_equal(ce.flatten_weights(looped.model), ce.flatten_weights(plain.model))
     assert [row["mean_reward"] for row in looped.history] == [row["mean_reward"] for row in plain.history]
 

@@ -46,7 +46,7 @@ def test_settings_of_the_wrong_type_are_refused_in_python_too(values):
 
 def test_the_largest_valid_seed_trains():
     result = ce.train(ce.Config(seed=2**31 - 1, generations=2, population_size=4, hidden_units=4),
-                             progress=lambda history, done: None)
+                      ce.Hooks(progress=lambda history, done: None))
     assert len(result.history) == 2
 
 

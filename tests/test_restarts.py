@@ -13,12 +13,16 @@ def made_up_history(catches, restarts=None, population_size=100):
             for generation, (count, attempt) in enumerate(zip(catches, restarts))]
 
 
+def plateaued(catches, patience):
+    return ce.plateau_event(made_up_history(catches), ce.Config(patience=patience)) != ""
+
+
 def test_a_plateau_is_no_better_than_the_best_for_patience_generations():
-    assert not ce.plateaued([10, 20, 30, 40, 50], 3)
+    assert not plateaued([10, 20, 30, 40, 50], 3)
     flat = [10, 72, 72, 64, 72]  # 72 first reached at generation 1, then 3 without better
-    assert ce.plateaued(flat, 3) and not ce.plateaued(flat, 4)
-    assert not ce.plateaued([72, 72, 72], 3)  # too short to tell
-    assert not ce.plateaued([10, 72, 72, 73], 2)  # one more catch counts as progress
+    assert plateaued(flat, 3) and not plateaued(flat, 4)
+    assert not plateaued([72, 72, 72], 3)  # too short to tell
+    assert not plateaued([10, 72, 72, 73], 2)  # one more catch counts as progress
 
 
 def test_only_generations_since_the_last_restart_count():
@@ -68,7 +72,7 @@ def quiet(history, done):
 
 def test_training_restarts_on_a_plateau_and_records_it():
     config = ce.Config(seed=1, hidden_units=8, population_size=6, patience=2, generations=12)
-    history = ce.train(config, progress=quiet).history
+    history = ce.train(config, ce.Hooks(progress=quiet)).history
     events = [row for row in history if row["event"]]
     assert events, "with a patience of 2, twelve generations of a tiny population plateau at least once"
     for row in events:
@@ -96,6 +100,6 @@ def test_the_script_says_when_it_restarts_and_history_csv_records_it(tmp_path, c
 def test_a_seed_that_stalled_at_64_of_80_for_1000_generations_now_catches_every_fruit():
     # Seed 18 stalled at 64/80 for 1,000 generations on the development machine before restarts
     # existed; another CPU rounds differently, so only the outcome is asserted, not the path to it.
-    result = ce.train(ce.Config(seed=18, render=False), progress=quiet)
+    result = ce.train(ce.Config(seed=18), ce.Hooks(progress=quiet))
     assert result.status == "solved"
     assert ce.count_catches(ce.play(ce.greedy(result.model), *ce.start_states())) == 80

@@ -17,7 +17,7 @@ import ray
 import catch_es as ce
 import scale_out as so
 
-CONFIG = ce.Config(seed=3, population_size=20, hidden_units=16, generations=8, patience=2, render=False)
+CONFIG = ce.Config(seed=3, population_size=20, hidden_units=16, generations=8, patience=2)
 STUDY = str(ce.Path(so.__file__))
 
 
@@ -43,7 +43,7 @@ def without_seconds(history):
 @pytest.fixture(scope="module")
 def here():
     """The run in this process that every distributed run must equal; it restarts with a bigger population."""
-    result = ce.train(CONFIG, progress=quiet)
+    result = ce.train(CONFIG, ce.Hooks(progress=quiet))
     assert any(row["event"] for row in result.history[:-1])
     return result
 
@@ -55,7 +55,7 @@ def train_on_workers(workers, wrap_ray=None, say=print):
         before = [pid for pid, _ in players.where()]
         if wrap_ray is not None:
             players.ray = wrap_ray(players.ray, before)
-        result = ce.train(CONFIG, progress=quiet, play_generation=players)
+        result = ce.train(CONFIG, ce.Hooks(progress=quiet, play=players))
         return result, players, before, [pid for pid, _ in players.where()]
     finally:
         players.close()

@@ -75,11 +75,21 @@ def test_history_has_one_consistent_row_per_generation(tiny_run):
 def test_pictures_open_and_the_gif_shows_six_whole_games(tiny_run):
     with Image.open(tiny_run[1] / "learning_curve.png") as image:
         assert image.format == "PNG" and image.width > 500
-    with Image.open(tiny_run[1] / "catch.gif") as gif:
-        assert gif.format == "GIF" and gif.n_frames == 6 * (ce.GAME_LENGTH + 1)
     with Image.open(tiny_run[1] / "es_on_a_hill.png") as image:
-        assert image.format == "PNG" and image.width > 1000  # five panels
-        assert gif.size == (320, 320)
+        assert image.format == "PNG" and 400 < image.width < 600  # the climb alone: the estimates are the notebook's
+    with Image.open(tiny_run[1] / "catch.gif") as gif:
+        assert gif.format == "GIF" and gif.n_frames == 6 * (ce.GAME_LENGTH + 1) and gif.size == (320, 320)
+        borders = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            frame = np.asarray(gif.convert("RGB"))
+            borders.append(tuple(frame[2, 160]))  # the top edge: white, or a verdict's green or red
+            if index == 0:  # a coloured square per cell, a white line between cells
+                assert tuple(frame[0, 0]) == tuple(frame[31, 5]) == (255, 255, 255)
+                assert tuple(frame[165, 165]) == ce.PALETTE["."]  # a middle cell: empty at the start
+        verdicts = [border for border in borders if border != (255, 255, 255)]
+        assert len(verdicts) == 6 and set(verdicts) <= {ce.PALETTE["caught"], ce.PALETTE["missed"]}
+        assert all(borders[(game + 1) * (ce.GAME_LENGTH + 1) - 1] in verdicts for game in range(6))
 
 
 def test_play_reports_the_catch_rate_training_ended_with(tiny_run, capsys):
@@ -93,8 +103,8 @@ def test_play_reports_the_catch_rate_training_ended_with(tiny_run, capsys):
 
 
 def test_a_saved_policy_plays_identically_when_loaded(tmp_path):
-    result = ce.train(ce.Config(generations=3, population_size=10), progress=lambda history, done: None)
-    ce.save_run(result, tmp_path, ce.Config())
+    result = ce.train(ce.Config(generations=3, population_size=10), ce.Hooks(progress=lambda history, done: None))
+    ce.save_run(result, tmp_path, ce.RunConfig())
     loaded = keras.models.load_model(tmp_path / "policy.keras")
     np.testing.assert_array_equal(ce.flatten_weights(loaded), ce.flatten_weights(result.model))
     starts = ce.start_states()
@@ -102,14 +112,19 @@ def test_a_saved_policy_plays_identically_when_loaded(tmp_path):
 
 
 def test_the_learning_curve_says_what_it_shows_and_where_compiling_went(tmp_path):
-    history = [dict(generation=g, catch_rate=g / 4, mean_reward=g / 4 - 0.5, seconds=2.0 + g) for g in range(5)]
+    restarts = [0, 0, 0, 1, 1]  # a restart before generation 3, which compiled for 1.5 s
+    history = [dict(generation=g, catch_rate=g / 4, mean_reward=g / 4 - 0.5, seconds=2.0 + g + 1.5 * (g >= 3),
+                    restarts=restarts[g]) for g in range(5)]
     figure = ce.plot_learning_curve(history)
     figure.savefig(tmp_path / "curve.png")
     by_generation, by_time = figure.axes
     assert figure.get_suptitle() and "catch rate" in by_generation.get_ylabel()
     assert (by_generation.get_xlabel(), by_time.get_xlabel()) == ("generation", "wall time (s)")
-    compiling = [line for line in by_time.get_lines() if "compiling" in line.get_label()]
-    assert len(compiling) == 2 and list(compiling[0].get_xdata()) == [0, 2.0]  # the 2 s before the first point
+    dotted = [line for line in by_time.get_lines() if line.get_linestyle() == ":"]
+    assert [list(line.get_xdata()) for line in dotted] == [[0, 2.0], [4.0, 6.5]] * 2  # two curves, two compilings
+    assert len([line for line in by_time.get_lines() if "compiling" in line.get_label()]) == 2  # one legend entry each
+    solid = [line for line in by_time.get_lines() if line.get_linestyle() == "-"][0]
+    assert np.isnan(solid.get_xdata()[3])  # the solid line stops where the restart compiled, and goes on after
     assert (tmp_path / "curve.png").stat().st_size > 0
 
 
@@ -156,7 +171,7 @@ def test_help_explains_every_setting(capsys):
     with pytest.raises(SystemExit):
         ce.main(["--help"])
     out = capsys.readouterr().out
-    for field in ce.dataclasses.fields(ce.Config):
+    for field in ce.dataclasses.fields(ce.RunConfig):
         assert "--" + field.name.replace("_", "-") in out
     assert "--play" in out and "--no-render" in out
     assert "Adam's step size (default: 0.05; a finite number > 0)" in " ".join(out.split())  # from the field's comment
@@ -200,22 +215,40 @@ def execute(notebook, folder):
                    for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)
 
 
-def test_the_file_is_a_notebook_that_shows_the_es_and_trains_a_perfect_catcher_mid_read(tmp_path):
+def part_one():
+    """catch_es.py cut before the markdown cell that starts Part II: the lesson alone."""
+    source = ce.Path(SCRIPT).read_text()
+    cut = source.index('# %% [markdown]\n"""\n# Part II')
+    return source[:cut], source[cut:]
+
+
+def test_the_file_is_a_notebook_in_two_parts_the_lesson_first():
     notebook = jupytext.read(SCRIPT)
     kinds = [cell.cell_type for cell in notebook.cells]
     assert kinds[0] == "markdown" and kinds.count("markdown") >= 10 and kinds.count("code") >= 10
     headings = [line for cell in notebook.cells if cell.cell_type == "markdown" for line in cell.source.splitlines()
                 if line.startswith("# ")]
-    assert headings == ["# Playing Catch with Keras and an Evolution Strategy"]
+    assert headings == ["# Playing Catch with Keras and an Evolution Strategy", "# Part II: the program"]
+    lesson, program = part_one()
+    for word in ["checkpoint", "run.lock", "import signal", "folder", "resume", "argparse"]:  # the program's machinery
+        assert word not in lesson.lower() and word in program.lower()
+    assert "def train(" in lesson and "def main(" in program and "def train(" not in program  # one train, Part I's
+
+
+def test_part_one_alone_is_a_notebook_that_shows_the_es_and_trains_a_perfect_catcher_mid_read(tmp_path):
+    notebook = jupytext.reads(part_one()[0], fmt="py:percent")
     text = execute(notebook, tmp_path)
     cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     training = next(index for index, cell in enumerate(cells) if "result = train(Config())" in cell.source)
-    assert cells.index(next(cell for cell in cells if "def main(" in cell.source)) > training  # mid-read, not at the end
+    assert training < len(cells) - 2  # mid-read: the games and pictures come after
     assert "catches 80/80" in "".join(output.get("text", "") for output in cells[training].outputs)
     assert "caught!" in text  # ... and it played a few games
-    figures = [output for cell in notebook.cells for output in cell.get("outputs", [])
-               if "image/png" in output.get("data", {})]
-    assert len(figures) == 2  # the ES on a 2-D hill, and the learning curve
+    outputs = [output.get("data", {}) for cell in notebook.cells for output in cell.get("outputs", [])]
+    pictures = [data for data in outputs if "image/png" in data]
+    assert len(pictures) == 2  # the ES on the hill with its estimate against the truth, and the learning curve
+    hill = next(index for index, cell in enumerate(cells) if "display(es_on_a_hill())" in cell.source)
+    assert hill < training and "image/png" in cells[hill].outputs[0]["data"]  # the new picture, before training
+    assert sum("image/gif" in data for data in outputs) == 1  # the GIF of six games
     assert list(tmp_path.iterdir()) == []  # the notebook writes no files: the script's run folder is main's
 
 

@@ -74,7 +74,7 @@ def quiet(history, done):
 
 @pytest.fixture(scope="module")
 def solved_run():
-    return ce.train(ce.Config(seed=0, render=False), progress=quiet)
+    return ce.train(ce.Config(seed=0), ce.Hooks(progress=quiet))
 
 
 def test_training_solves_catch(solved_run):
@@ -88,7 +88,7 @@ def test_training_solves_catch(solved_run):
 
 def test_same_seed_same_weights_other_seed_other_weights():
     def final_weights(seed):
-        result = ce.train(ce.Config(seed=seed, generations=5, population_size=20, render=False), progress=quiet)
+        result = ce.train(ce.Config(seed=seed, generations=5, population_size=20), ce.Hooks(progress=quiet))
         return ce.flatten_weights(result.model)
 
     first = final_weights(3)
@@ -99,7 +99,7 @@ def test_same_seed_same_weights_other_seed_other_weights():
 def test_a_sigma_too_small_to_change_any_action_is_reported_stuck(tmp_path, capsys):
     ce.main(["--sigma", "1e-8", "--out", str(tmp_path / "run"), "--no-render"])
     out = capsys.readouterr().out
-    assert "stuck: for 10 generations every candidate scored the same, so every step was exactly zero" in out
+    assert "stuck: for 10 generations every candidate scored the same, so every estimate was exactly zero" in out
     rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
     assert len(rows) == ce.STUCK_AFTER  # it stopped instead of running 1,000 generations of nothing
     assert all(row["min_reward"] == row["max_reward"] for row in rows)
