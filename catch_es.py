@@ -15,7 +15,7 @@ code into the program the command runs.
 
 This tutorial grows out of Eder Santana's blog post
 [Playing Catch with Keras and an Evolution Strategy](https://medium.com/@edersantana/mve-series-playing-catch-with-keras-and-an-evolution-strategy-a005b75d0505)
-(2018): three ways to teach a network fit in one line each, and side by side they show what
+(2018): each of three ways to teach a network fits in one line, and side by side they show what
 an evolution strategy (ES) is.
 
 * **Supervised learning** has a target `y` for every input `x`. The squared error
@@ -36,8 +36,8 @@ writes it in NumPy, and OpenAI's
 (Salimans et al., 2017) ran it on a thousand CPUs. No backpropagation, so the network can be
 anything that maps pixels to actions; every noisy copy plays on its own, so the work is
 embarrassingly parallel. The price is compute, many games per step instead of one gradient,
-paid here by playing thousands of games in one compiled call (Keras 3 on TensorFlow, whose
-XLA compiler makes a whole generation one call). On the way we see *why* `R · n` points
+paid here by playing thousands of games at once (Keras 3 on TensorFlow, whose XLA compiler
+makes a whole generation one call). On the way we see *why* `R · n` points
 uphill, and measure how well.
 """
 
@@ -124,8 +124,8 @@ def play(policy, fruit_columns, basket_centres):  # whole games of `policy` (sta
 
 # %% [markdown]
 """
-`ops.fori_loop` is a loop that the compiler keeps as a loop (unrolled, 18 steps took 190
-against 17 ms). A network that always picks its most likely action plays each of the 80
+`ops.fori_loop` is a loop that the compiler keeps as a loop (an 18-step game took 17 ms, 190
+unrolled). A network that always picks its highest-scoring action plays each of the 80
 starts the same way every time, so its **exact catch rate** is how many of the 80 it wins.
 
 ## The policy
@@ -260,7 +260,7 @@ refinement works comes after the code):
   until noise of size `sigma` changes no action; Adam's decoupled weight decay shrinks them
   by `learning_rate · weight_decay` of themselves each step.
 
-All that the next generations depend on is a `State`: theta, the generation, Adam's variables.
+All the next generations depend on, besides the seed, is a `State`: theta, the generation, Adam's.
 """
 
 # %%
@@ -318,7 +318,7 @@ class EvolutionStrategy:
     def tell(self, rewards):  # rewards: any array-like, in ask's order; moves theta, returns the estimate
         advantages = self.shaping(ops.reshape(ops.cast(rewards, "float32"), [self.population_size]))
         # grad ≈ R · n: each candidate's noise, weighted by how well it did, summed over the
-        # population. Pair k played +n_k and -n_k, so together they add (R_2k - R_2k+1) · n_k.
+        # population. Pair k played +n_k and -n_k, so together they add (A[2k] - A[2k+1]) · n_k.
         gradient = ops.matmul(advantages[0::2] - advantages[1::2], self.noise()) / (self.population_size * self.sigma)
         self.optimizer.apply([-gradient], [self.variable])  # Adam descends: minus the gradient
         self.key.assign_add([0, 1])  # the next generation
@@ -345,7 +345,7 @@ score of a Gaussian cloud of radius `sigma` around `theta`:
     J(theta) = E[ F(theta + sigma·n) ],   n ~ N(0, I)
 
 Write the mean as an integral over the candidates `x = theta + sigma·n`: only their density
-`p(x) ∝ exp(-|x - theta|² / 2sigma²)` depends on `theta`, and its gradient is
+`p(x) ∝ exp(-|x - theta|² / (2·sigma²))` depends on `theta`, and its gradient is
 `p(x) · (x - theta) / sigma² = p(x) · n / sigma`. So, with no derivative of `F`,
 
     grad J(theta) = E[ F(theta + sigma·n) · n ] / sigma
@@ -359,9 +359,9 @@ itself, until no candidate's action differs, every `R_i` is the same and the est
   `(F(theta + sigma·n) - F(theta - sigma·n)) · n`; in a Taylor expansion around `theta` (of a
   smooth `F`) the two cancel every term that does not change sign with `n`: the baseline
   `F(theta)`, which alone adds noise of size `|F|` to each sample, and all even-order terms.
-* **Centred ranks** are fitness shaping: each noise is weighed by its rank, not its reward,
+* **Centred ranks** are fitness shaping: each noise is weighted by its rank, not its reward,
   so the estimate is no longer an unbiased one of `grad J`, but it is bounded, and the same
-  whatever monotone change is made to the reward (`R`, `10·R` or `exp(R)` give one step).
+  whatever increasing change is made to the reward (`R`, `10·R` or `exp(R)`: the same step).
 
 How can 100 samples say anything about 10,403 weights? Measure it. On a quadratic hill the
 exact gradient of `J` is the gradient of `F`, so we can watch the ES climb it in 2 dimensions
@@ -417,10 +417,10 @@ if __name__ == "__main__" and NOTEBOOK:
 """
 In 2 dimensions a handful of candidates finds the slope almost exactly. In 10,403 the cosine
 at the default population of 100 is small, about 0.07, yet seven times a random direction's:
-each step climbs, a little, and more as the population grows
-(as its square root). Ranks point as well as raw rewards, even at `sigma = 30`: the even-order
+each step climbs, a little, and more as the population P grows (as its square root, while P
+is far below 10,403). Ranks point nearly as well as raw rewards, even at `sigma = 30`: the even-order
 term is the same for both candidates of a pair, so their ranks still differ in the sign of its
-slope. (A quadratic has no steps to smooth: what `sigma` trades shows on Catch.)
+slope. (A quadratic has no steps to smooth; on Catch a `sigma` too small changes no action.)
 """
 
 # %% [markdown]
@@ -479,7 +479,7 @@ def new_strategy(config, restarts=0, generation=0, strategies=None, state=None):
 """
 ## Training
 
-The loop the introduction promised: ask for candidates, play their games, tell the strategy
+The loop of the introduction's third line: ask for candidates, play their games, tell the strategy
 how each did, as **one compiled call** (`play_here`). `theta` and Adam's state stay in
 TensorFlow's variables between calls, and `theta` plays beside its candidates, so each
 generation also measures its exact catch rate; it returns the state from before its step, so
@@ -530,7 +530,7 @@ class Progress:  # shows each row of history: on a terminal one line rewritten i
 """
 A run stops when theta catches all 80, at the generation limit, or when every candidate has
 scored the same for `STUCK_AFTER` generations: the estimate is then exactly zero, and only
-Adam's momentum and weight decay still move theta (the weakness at its purest: `sigma=1e-8`).
+Adam's momentum and weight decay still move theta (try `sigma=1e-8`: the weakness at its purest).
 """
 
 # %%
@@ -580,7 +580,7 @@ class Hooks(NamedTuple):
 
 
 class TrainingResult(NamedTuple):
-    model: keras.Model  # with the weights last measured
+    model: keras.Model  # with the weights last measured ("stopped": after the last step)
     history: list  # one dict per generation
     status: str  # "solved", "limit" (the generation limit), "stuck" or "stopped" (by keep_going)
     state: State  # the strategy's as it ended, in NumPy: carrying on from it replays the last generation
@@ -633,8 +633,8 @@ if __name__ == "__main__" and NOTEBOOK:
 `replay` plays a few games and draws each step as text (`O` the fruit, `=` the basket), and
 `show_games` prints each game as a strip of frames. The learning curve shows catch rate and
 mean reward against generations and wall time, where the stretch before the first generation
-and before each restart's (dotted) is mostly compiling: a new population, a new program. The
-GIF, as in the blog post: six games, a green (caught) or red (missed) border on each's last frame.
+and before each restart (dotted) is mostly compiling: a new population, a new program. The
+GIF, as in the blog post: six games, a green (caught) or red (missed) border on each game's end.
 """
 
 
@@ -683,7 +683,7 @@ def plot_learning_curve(history):
     return figure
 
 
-# A GIF holds at most 256 colours; giving it our own few spares Pillow choosing them per frame.
+# A GIF holds at most 256 colours; giving it our own few saves Pillow choosing them per frame.
 PALETTE = {"white": (255, 255, 255), ".": (235, 235, 235), "O": (230, 120, 20), "=": (40, 70, 160),
            "caught": (30, 170, 60), "missed": (210, 40, 40)}
 COLOUR = {name: index for index, name in enumerate(PALETTE)}
@@ -720,7 +720,7 @@ A network of 10,403 weights learned to catch every fruit with no gradient, at th
 many more games than a gradient method plays; every one of the seeds 0 to 99 gets there (the
 README has the figures). `R · n` estimates the gradient of a Gaussian-smoothed score; mirrored
 pairs and ranks make the estimate steadier; Adam and weight decay turn it into steps that keep
-the noise meaningful; restarts escape plateaus where no noise changes an outcome; one compiled
+the noise meaningful; restarts escape plateaus where no small change catches a missed fruit; one compiled
 call plays every game of a generation. Going further:
 
 * **ES against reinforcement learning:** `python es_vs_rl.py` trains REINFORCE beside the ES

@@ -99,7 +99,7 @@ def play_variant(policy, fruit_columns, basket_centres, fall_every=1, action_rep
 
 # %% [markdown]
 """
-The study's settings add to `catch_es.Config` the two knobs, REINFORCE's own, and the
+The study's settings add to `catch_es.RunConfig` the two knobs, REINFORCE's own, and the
 budget each learner gets in a comparison.
 """
 
