@@ -131,6 +131,22 @@ def games_per_second(population_size, repeats):
     return rewards.size / statistics.median(seconds)
 
 
+def reinforce_games_per_second(repeats, fall_every=1, runs=1):
+    """Median training games per second of es_vs_rl's REINFORCE at 80 games an update: one compiled call is
+    a block of 100 updates (8,000 games) and the exact greedy catch rate measured before them."""
+    import es_vs_rl as rl
+    learner = rl.Reinforce(rl.StudyConfig(fall_every=fall_every), runs)
+    seeds = list(range(runs))
+    learner.start(seeds)
+    learner.block(seeds, 0)  # compile
+    seconds = []
+    for number in range(1, repeats + 1):
+        start = time.perf_counter()
+        learner.block(seeds, number)
+        seconds.append(time.perf_counter() - start)
+    return runs * learner.games_per_block / statistics.median(seconds)
+
+
 def generation_seconds(population_size, workers, repeats):
     """Median seconds to play one generation (theta and its candidates), in this process or on Ray workers,
     and the bytes that travelled per generation."""
@@ -330,6 +346,11 @@ def main():
         compiled[population_size] = games_per_second(population_size, repeats)
         print(f"compiled, population {population_size:4d} x 80 games: {compiled[population_size]:10,.0f} games/s "
               f"(median of {repeats})")
+    for fall_every in (1, 8):
+        reinforce = reinforce_games_per_second(repeats, fall_every)
+        print(f"REINFORCE, 80 games an update, T = {9 * fall_every:2d}: {reinforce:10,.0f} training games/s "
+              f"(median of {repeats} blocks of 100 updates; the ES at population 100, T = 9: "
+              f"{compiled[100] / reinforce:.1f} times as many)", flush=True)
     original = predict_per_step_games_per_second(games)
     print(f"original, one model.predict per step:   {original:10,.1f} games/s ({games} games)")
     print(f"speed-up at population 100: {compiled[100] / original:,.0f}x")

@@ -1,6 +1,6 @@
 """The ES-vs-RL study: the rules of both knobs, whether every fruit can be caught, REINFORCE, the comparison, the
 measurement of the claims, and the study as a script and a notebook."""
-import argparse
+import dataclasses
 import csv
 import subprocess
 import sys
@@ -195,7 +195,8 @@ def test_knobs_below_one_are_refused(tmp_path, monkeypatch, capsys, args, messag
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--compare-seconds", "inf"], "--compare-seconds must be a finite number > 0, got inf"),
+    (["--es-starts", "81"], "--es-starts must be an integer from 1 to 80, got 81"),
+    (["tune", "--first-seed", "1010"], "tuning must not use the claims' seeds"),
     (["--reinforce-games-per-start", "100000000"], "GB of memory; this machine has"),
     (["--play", "policy.keras"], "unrecognized arguments: --play"),
     (["claims", "--settings", "0x1"], "expected MxK pairs"),
@@ -210,10 +211,13 @@ def test_the_study_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, mo
 
 
 def test_reinforce_learns_a_long_game(tmp_path):
-    config = rl.StudyConfig(fall_every=4, compare_games=60_000, compare_seconds=60)
-    result = rl.train_reinforce(config, progress=lambda history, done: None)
-    assert result.status == "solved"  # from the ES's initial weights: 22/80 for this seed
+    config = rl.StudyConfig(fall_every=4, compare_games=64_000)
+    measured = rl.Measurements(config.compare_games)
+    result = rl.train_reinforce(config, measured, progress=lambda history, done: None)
+    assert result.status == "solved" and measured.solved_at <= 64_000  # from the ES's initial weights: 22/80
     assert result.history[0]["catch_rate"] < 0.5
+    assert ce.count_catches(ce.make_player(result.model, rl.game_of(config))(ce.flatten_weights(result.model)[None])[0]) \
+        == measured.last[1]  # the network returned is the one last measured
 
 
 # The claims, measured -------------------------------------------------------------------------------
@@ -221,32 +225,43 @@ def test_reinforce_learns_a_long_game(tmp_path):
 def test_the_quick_claims_measure_every_learner_within_one_budget_of_games_and_never_touch_the_committed_results(
         tmp_path):
     out = tmp_path / "claims"
-    # The quick mode as it is, on two of its three games (the third, --no-slack, has tests of its own above).
-    completed = subprocess.run([sys.executable, STUDY, "claims", "--quick", "--settings", "1x1,1x9", "--out", str(out)],
-                               capture_output=True, text=True, timeout=600)
+    command = [sys.executable, STUDY, "claims", "--quick", "--settings", "1x1,1x9", "--snr-repeats", "4",
+               "--out", str(out)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    text = completed.stdout
-    assert "--fall-every 1 --action-repeat 9: no policy catches every fruit" in text
+    assert "--fall-every 1 --action-repeat 9: no policy catches every fruit" in completed.stdout
     runs = rl.read_csv(out / "claims.csv")
     games = [(1, 1, True), (1, 9, True)]
-    assert [(run["fall_every"], run["action_repeat"], run["slack"], run["learner"]) for run in runs] == [
-        (*game, learner) for game in games for seed in range(2) for learner in rl.LEARNERS]
-    for run in runs:  # every run ends solved, at the best possible, or at the games budget: never the clock
-        assert run["why"] in ("solved", "best possible", "games")
+    assert [(run["fall_every"], run["action_repeat"], run["slack"], run["seed"], run["learner"]) for run in runs] == [
+        (*game, seed, learner) for game in games for seed in (1000, 1001) for learner in rl.LEARNERS]
+    for run in runs:  # every run ends solved (at the game's best) or at the budget of games: there is no clock
+        assert run["why"] in ("solved", "games")
+        assert run["played"] % rl.CADENCE == 0 or run["learner"] != "REINFORCE"
         if run["why"] == "games":
-            assert 300_000 <= run["played"] < 300_000 + 1601 * 80 and run["games"] == float("inf")
+            assert 300_000 <= run["played"] < 300_000 + 2 * 1600 * 80 and run["games"] == float("inf")
+            assert run["sustained"] == ""
         else:
-            assert run["played"] == run["games"] < 300_000 + 1601 * 80
+            assert run["games"] <= 300_000 and run["played"] >= run["games"] + rl.HOLD * rl.CADENCE
+            assert run["sustained"] in (True, False)
         assert (run["learner"] == "REINFORCE") == (run["sampled_catch_rate"] != "")
         assert run["restarts"] == 0 or run["learner"] == "ES"
         if run["action_repeat"] == 9:
             assert run["target"] == 60 and run["final_catches"] <= 60
     snr = rl.read_csv(out / "snr.csv")
     assert {row["estimator"] for row in snr} == set(rl.ESTIMATORS)
-    assert all(row["noise"] > 0 for row in snr) and {row["where"] for row in snr} <= {"initial", "plateau"}
-    for picture in ("claims_games.png", "claims_snr.png"):
+    assert all(row["low"] <= row["snr"] <= row["high"] for row in snr)
+    assert {row["where"] for row in snr} <= {"initial", "stall", "near miss"}
+    for picture in ("claims_solved.png", "claims_snr.png"):
         with Image.open(out / picture) as image:
             assert image.format == "PNG"
+    tables = (out / "tables.txt").read_text()
+    assert "McNemar exact" in tables and "REINFORCE" in tables
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)  # done before: read, not run again
+    assert again.returncode == 0 and again.stdout.count("done before, with the same settings") == 2
+    assert rl.read_csv(out / "claims.csv") == runs
+    plotted = subprocess.run([sys.executable, STUDY, "claims", "--plot-only", "--out", str(out), "--games", "300000"],
+                             capture_output=True, text=True, timeout=300)
+    assert plotted.returncode == 0 and (out / "tables.txt").read_text() == tables
 
 
 def test_a_quick_try_never_writes_over_the_committed_results():
@@ -256,27 +271,31 @@ def test_a_quick_try_never_writes_over_the_committed_results():
 
 
 def test_a_budget_binds_in_games_for_every_learner_and_the_measuring_games_count_for_none():
-    config = rl.StudyConfig(fall_every=4, slack=False, compare_games=3_000, compare_seconds=300, render=False)
+    config = rl.StudyConfig(fall_every=4, slack=False, compare_games=16_000, render=False, sigma=1e-9,
+                            reinforce_learning_rate=1e-7)  # steps too small for anyone to solve it
     runs = rl.race(config, show=False, no_restarts_too=True)
     assert list(runs) == list(rl.LEARNERS)
-    for name, (result, why) in runs.items():
-        per_row = result.history[-1]["games"] / len(result.history) - ce.FRUITS  # games to learn per row
-        assert why == "games" and result.status != "solved", name  # nobody solves this game in 3,000 games
-        assert rl.training_games(result.history) == result.history[-1]["games"] - ce.FRUITS * len(result.history)
-        assert 3_000 <= rl.training_games(result.history) < 3_000 + per_row
+    for name, (result, measured) in runs.items():
+        assert measured.why == "games" and measured.solved_at is None, name
+        assert [games for games, _ in measured.rows] == [0, 8_000, 16_000]  # the same cadence for both learners
 
 
-def test_a_deadline_says_what_stopped_a_run():
-    history = [dict(games=(ce.FRUITS + 100) * n, catch_rate=0.5) for n in range(1, 4)]
-    deadline = rl.Deadline(games=300, seconds=60)
-    deadline(history[:2], False)
-    assert deadline.why == "" and not deadline.requested  # 200 games to learn: the 160 that measured not counted
-    deadline(history, False)
-    assert deadline.why == "games" and deadline.requested
-    assert rl.Deadline(games=10**9, seconds=0).why == "clock"
-    best = rl.Deadline(games=10**9, seconds=60, target=40)
-    best(history, False)
-    assert best.why == "best possible"
+def test_the_measuring_rule_counts_one_measurement_per_cadence_and_watches_80_80_hold():
+    measured = rl.Measurements(budget=40_000, cadence=8_000, hold=2)
+    assert measured.see(0, 10) and not measured.see(4_000, 80)  # between two multiples: does not count
+    assert measured.see(9_000, 79) and measured.solved_at is None and not measured.done
+    assert measured.see(16_000, 80) and measured.solved_at == 16_000 and not measured.done
+    assert measured.see(24_000, 80) and not measured.done
+    assert measured.see(32_000, 78) and measured.done and measured.why == "solved" and measured.sustained is False
+    late = rl.Measurements(budget=16_000, cadence=8_000, hold=1)
+    for games in (0, 8_000, 16_000):
+        late.see(games, 40)
+    assert late.done and late.why == "games" and late.sustained == ""
+    late.see(24_000, 80)  # past the budget: too late to count as solved
+    assert late.solved_at is None
+    best = rl.Measurements(budget=16_000, target=60, hold=0)
+    best.see(0, 60)
+    assert best.done and best.why == "solved"  # the best the game allows counts
 
 
 def compiled_generations(play_generation):
@@ -287,14 +306,14 @@ def compiled_generations(play_generation):
 
 
 def test_compiling_comes_before_the_seeds_so_that_no_run_times_it_even_across_restarts():
-    config = rl.StudyConfig(population_size=10, max_population_size=40, patience=3, compare_games=30_000,
-                            compare_seconds=300, render=False)
-    game = rl.Game(config, snr_games=320)
+    config = rl.StudyConfig(population_size=10, max_population_size=40, patience=3, compare_games=32_000,
+                            render=False)
+    game = rl.Game(config, snr=False)
     compiled = compiled_generations(game.play_generation)
     assert compiled == 3 and len(game.strategies) == 3  # the populations 10, 20 and 40 a restart can reach
     runs = game.race(seed=1)
     assert runs["ES"].result.history[-1]["restarts"] >= 2  # it restarted into the larger populations ...
-    assert compiled_generations(game.play_generation) == compiled  # ... and compiled nothing while the clock ran
+    assert compiled_generations(game.play_generation) == compiled  # ... and compiled nothing while it learned
 
 
 def test_the_expected_catch_rate_of_the_sampled_policy_is_exact():
@@ -302,9 +321,10 @@ def test_the_expected_catch_rate_of_the_sampled_policy_is_exact():
     model = random_model(7)
     sampled = rl.sampled_catch_rate(model, config)
     # Against 400 sampled games per start state, played by the rules REINFORCE plays by.
-    gradient = ce.tf.function(rl.reinforce_gradient(model, config, 100), jit_compile=True)
-    rewards = np.concatenate([np.asarray(gradient(np.array([[seed, t] for t in range(18)], "int32"))[1])
-                              for seed in range(4)])
+    gradient = rl.reinforce_gradient(model.layers, config, 100)
+    weights = [variable.numpy()[None] for variable in model.trainable_variables]
+    play = ce.tf.function(lambda key: gradient(weights, rl.gumbel(key, (18, 1, 8_000, 3)))[1], jit_compile=True)
+    rewards = np.concatenate([np.asarray(play(np.array([seed, 0], "int32"))) for seed in range(4)]).ravel()
     assert abs(np.mean(rewards > 0) - sampled) < 4 * np.sqrt(sampled * (1 - sampled) / rewards.size)
     # Scores a thousand times larger make the sampled policy the greedy one: then it is the exact catch rate.
     last = model.layers[-1]
@@ -316,60 +336,117 @@ def test_the_expected_catch_rate_of_the_sampled_policy_is_exact():
 def test_an_entropy_bonus_keeps_reinforce_s_actions_more_random():
     def entropy_after(bonus):
         config = rl.StudyConfig(reinforce_entropy=bonus, reinforce_learning_rate=0.03)
-        learner = rl.Reinforce(config)
-        learner.start(3)
-        for update in range(15):
-            learner.update(np.array([[3, update * 9 + t] for t in range(9)], "int32"))
-        boards = ce.observe(ce.reset(*ce.start_states()))
-        odds = np.asarray(keras.ops.softmax(learner.model(boards)))
+        learner = rl.Reinforce(dataclasses.replace(config, reinforce_games_per_start=100))  # 1 update per block
+        learner.start([3])
+        for number in range(15):
+            learner.block([3], number)
+        model = ce.build_policy()
+        ce.set_flat_weights(model, np.asarray(learner.flat())[0])
+        odds = np.asarray(keras.ops.softmax(model(ce.observe(ce.reset(*ce.start_states())))))
         return float(np.mean(-np.sum(odds * np.log(odds), axis=-1)))
     assert entropy_after(1.0) > entropy_after(0.0) + 0.05
 
 
-def test_the_plateau_kept_is_from_a_run_that_stalled_when_one_did():
-    plateaus = rl.Plateaus(target=80)
-    plateaus.watch("REINFORCE", 78, [1.0])
-    plateaus.watch("REINFORCE", 80, [2.0])  # solved: not a plateau
-    plateaus.keep("REINFORCE", seed=0, solved=True)
-    plateaus.watch("REINFORCE", 77, [3.0])  # too far from 80
-    plateaus.keep("REINFORCE", seed=1, solved=False)
-    assert plateaus.found["REINFORCE"][:3] == (0, True, 78)
-    plateaus.watch("REINFORCE", 79, [4.0])
-    plateaus.keep("REINFORCE", seed=2, solved=False)  # a stalled run's plateau replaces a solved run's
-    seed, solved, catches, weights = plateaus.found["REINFORCE"]
-    assert (seed, solved, catches, list(weights)) == (2, False, 79, [4.0])
-    plateaus.watch("REINFORCE", 79, [5.0])
-    plateaus.keep("REINFORCE", seed=3, solved=False)  # the first stalled one stays
-    assert plateaus.found["REINFORCE"][0] == 2
+def test_the_noise_is_measured_at_stalls_and_at_a_near_miss_from_a_run_that_stalled_when_one_did():
+    stalls = rl.Stalls(target=80)
+    stalls.watch("REINFORCE", 78, [1.0])
+    stalls.watch("REINFORCE", 80, [2.0])  # solved: neither a stall nor a near miss
+    stalls.keep("REINFORCE", seed=0, solved=True)
+    stalls.watch("ES, no restarts", 72, [3.0])  # stuck at a column plateau: a stall
+    stalls.keep("ES, no restarts", seed=0, solved=False)
+    stalls.watch("REINFORCE", 79, [4.0])
+    stalls.watch("REINFORCE", 70, [5.0])
+    stalls.keep("REINFORCE", seed=1, solved=False)  # a stalled run's near miss replaces a solved run's
+    networks = {name: (where, list(weights)) for name, where, weights in stalls.networks()}
+    assert networks == {"ES, no restarts stalled at 72/80, seed 0": ("stall", [3.0]),
+                        "REINFORCE stalled at 70/80, seed 1": ("stall", [5.0]),
+                        "REINFORCE at 79/80, seed 1 (did not solve)": ("near miss", [4.0])}
 
 
-def test_unsolved_runs_are_drawn_at_the_games_they_played_marked_by_what_stopped_them(tmp_path):
-    def run(learner, seed, why, played):
-        solved = why == "solved"
+def test_the_signal_to_noise_interval_holds_the_truth_of_a_known_estimate():
+    rng = np.random.default_rng(1)
+    for signal in (0.0, 0.3, 1.0):  # 50 coordinates of mean `signal` and variance 1: SNR = signal²
+        snr, low, high = rl.snr_interval(signal + rng.standard_normal((200, 50)))
+        assert low <= signal**2 <= high and low <= snr <= high
+
+
+def test_paired_comparisons_count_the_seeds_one_learner_solved_and_the_other_did_not():
+    def run(learner, seed, solved, games):
+        return dict(learner=learner, seed=seed, solved=solved, games=games if solved else float("inf"))
+    runs = ([run("ES", seed, seed < 8, 1_000_000) for seed in range(10)]
+            + [run("REINFORCE", seed, seed >= 2, 10_000) for seed in range(10)])
+    test = rl.paired(runs, "ES", "REINFORCE")
+    assert test["solved"] == (8, 8) and test["only"] == (2, 2) and test["p"] == 1.0
+    assert test["difference"][0] == 0 and test["difference"][1] < 0 < test["difference"][2]
+    assert test["ratios"] == (0.01, 0.01, 0.01)  # on the six seeds both solved
+    lopsided = [run("ES", seed, False, 0) for seed in range(10)] + [run("REINFORCE", seed, True, 5) for seed in range(10)]
+    assert rl.paired(lopsided, "ES", "REINFORCE")["p"] == pytest.approx(2 / 2**10)  # ten discordant seeds, one way
+
+
+def test_the_fraction_solved_is_drawn_against_games_with_every_run_and_the_budget(tmp_path):
+    def run(learner, seed, solved, games):
         return dict(fall_every=1, action_repeat=1, slack=True, steps=9, seed=seed, learner=learner, solved=solved,
-                    why=why, played=played, games=played if solved else float("inf"))
-    runs = [run("ES", 0, "solved", 500_000), run("ES", 1, "games", 3_010_000),
-            run("REINFORCE", 0, "solved", 8_000), run("REINFORCE", 1, "clock", 1_200_000)]
-    figure = rl.plot_games(runs, argparse.Namespace(games=3_000_000, seeds=2), tmp_path)
-    markers = {}
-    for collection in figure.axes[0].collections:
-        label = collection.get_label()
-        if "not solved" in label:
-            markers[label] = [tuple(float(value) for value in point) for point in collection.get_offsets()]
-    assert markers == {"ES: not solved, stopped by the games budget": [(pytest.approx(9 * 0.92), 3_010_000)],
-                       "REINFORCE: not solved, stopped by the clock": [(pytest.approx(9 * 1.08), 1_200_000)]}
-    assert (tmp_path / "claims_games.png").is_file()
+                    target=80, games=games if solved else float("inf"))
+    runs = [run("ES", 0, True, 500_000), run("ES", 1, False, 0), run("REINFORCE", 0, True, 8_000),
+            run("REINFORCE", 1, True, 16_000)]
+    figure = rl.plot_solved(runs, 3_000_000, tmp_path)
+    axes = figure.axes[0]
+    curves = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in axes.get_lines()}
+    assert curves["ES"] == ([4_000, 500_000, 3_000_000], [0, 0.5, 0.5])
+    assert curves["REINFORCE"] == ([4_000, 8_000, 16_000, 3_000_000], [0, 0.5, 1.0, 1.0])
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert labels[:2] == ["ES", "REINFORCE"] and "never solved" in labels[2]
+    assert (tmp_path / "claims_solved.png").is_file()
 
 
-def test_tune_sweeps_reinforce_on_other_seeds_and_names_the_best(tmp_path, monkeypatch):
-    monkeypatch.setattr(rl, "TUNING", {"reinforce_learning_rate": (0.0001, 0.01), "reinforce_games_per_start": (1,),
-                                       "reinforce_entropy": (0.0,)})
-    best = rl.tune(["--seeds", "2", "--games", "8000", "--settings", "1x1", "--out", str(tmp_path)])
-    assert best == {"reinforce_learning_rate": 0.01, "reinforce_games_per_start": 1, "reinforce_entropy": 0.0}
-    rows = rl.read_csv(tmp_path / "reinforce_sweep.csv")
-    assert [(row["reinforce_learning_rate"], row["seed"]) for row in rows] == [(0.0001, 100), (0.0001, 101),
-                                                                                 (0.01, 100), (0.01, 101)]
-    assert not any(row["solved"] for row in rows[:2])  # a step too small to learn in 100 updates
+def test_tune_sweeps_both_learners_with_the_same_effort_on_other_seeds_and_names_the_best(tmp_path, monkeypatch):
+    monkeypatch.setattr(rl, "TUNING", {"ES": {"sigma": (1e-9, 0.1)},
+                                       "REINFORCE": {"reinforce_learning_rate": (1e-6, 0.01)}})
+    best = rl.tune(["--seeds", "2", "--games", "48000", "--settings", "1x1", "--out", str(tmp_path)])
+    assert best == {"ES": {"sigma": 0.1}, "REINFORCE": {"reinforce_learning_rate": 0.01}}
+    rows = rl.read_csv(tmp_path / "tune.csv")
+    assert [(row["learner"], row["seed"]) for row in rows] == [(learner, seed) for learner in ("ES", "REINFORCE")
+                                                                for _ in range(2) for seed in (2000, 2001)]
+    assert not any(row["solved"] for row in rows if row["reinforce_learning_rate"] == 1e-6 or row["sigma"] == 1e-9)
+    with pytest.raises(SystemExit) as exit:
+        rl.parse_tune_args(["--first-seed", "990", "--seeds", "20"])  # would reach the claims' seeds
+    assert exit.value.code == 2
+
+
+def test_reinforce_s_runs_share_a_compiled_call_and_nothing_else():
+    config = rl.StudyConfig(reinforce_games_per_start=25)  # 4 updates per block
+    together = rl.Reinforce(config, runs=3)
+    together.start([5, 6, 7])
+    alone = rl.Reinforce(config)
+    alone.start([6])
+    for number in range(3):
+        together.block([5, 6, 7], number)
+        alone.block([6], number)
+    np.testing.assert_allclose(np.asarray(together.flat())[1], np.asarray(alone.flat())[0], atol=1e-5)
+    assert not np.allclose(np.asarray(together.flat())[0], np.asarray(together.flat())[1])
+
+
+def test_the_scores_reinforce_learns_from_are_the_network_s():
+    model = random_model(2)
+    states = ce.CatchState(*(np.random.default_rng(0).integers(low, high, 50).astype("int32")
+                             for low, high in ((0, 10), (0, 10), (1, 9))))
+    weights = [variable.numpy()[None] for variable in model.trainable_variables]
+    np.testing.assert_allclose(np.asarray(rl.dense_scores(model.layers, weights, ce.lit_cells(states)[None]))[0],
+                               np.asarray(model(ce.observe(states))), atol=1e-5)
+
+
+def test_es_candidates_can_play_fewer_start_states_the_same_for_both_of_a_pair():
+    config = rl.StudyConfig(es_starts=20, population_size=10, generations=1)
+    played = []
+    player = rl.es_player(config)
+    def play(strategy):
+        catches, rewards, before = player(strategy)
+        played.append(rewards)
+        return catches, rewards, before
+    ce.train(config, ce.Hooks(lambda history, done: None, play=play))
+    rewards = played[0]
+    assert rewards.shape == (10,) and np.allclose(rewards * 20, np.round(rewards * 20))  # means of 20 games
+    assert rl.es_player(rl.StudyConfig()).__qualname__.startswith("play_here")  # all 80: catch_es's own player
 
 
 # REINFORCE beside the ES ---------------------------------------------------------------------------
@@ -384,7 +461,7 @@ def random_policy_catch_rate(games_per_start=50):
 
 def test_compare_trains_both_learners_and_writes_table_and_plot(tmp_path, capsys):
     folder = tmp_path / "compare"
-    rows = rl.main(["--out", str(folder), "--population-size", "10", "--compare-games", "20000", "--log-every", "50"])
+    rows = rl.main(["--out", str(folder), "--population-size", "10", "--compare-games", "24000", "--log-every", "50"])
     out = capsys.readouterr().out
     assert {path.name for path in folder.iterdir()} == {
         "config.json", "comparison.csv", "es_history.csv", "reinforce_history.csv", "es_vs_reinforce.png", "run.lock"}
@@ -397,8 +474,8 @@ def test_compare_trains_both_learners_and_writes_table_and_plot(tmp_path, capsys
     history = list(csv.DictReader(open(folder / "reinforce_history.csv")))
     es_history = list(csv.DictReader(open(folder / "es_history.csv")))
     assert history[0]["catch_rate"] == es_history[0]["catch_rate"]  # the same initial network
-    assert int(reinforce["backprop_gradients"]) == len(history)  # one backpropagated gradient per update
-    assert int(history[-1]["games"]) <= 20000 + 400  # the budget, give or take the last update
+    assert int(reinforce["backprop_gradients"]) == int(history[-1]["games"]) // 80  # one backpropagated gradient per update
+    assert int(history[-1]["games"]) <= 24000 + rl.HOLD * rl.CADENCE  # the budget, and the measurements watched after it
     assert "games until solved" in out and "REINFORCE" in out
     with Image.open(folder / "es_vs_reinforce.png") as image:
         assert image.format == "PNG"
@@ -435,8 +512,7 @@ def test_a_failed_write_of_the_study_is_one_line_and_leaves_no_half_file(tmp_pat
 
     monkeypatch.setattr(ce, "write_atomically", full_disk)
     out = ["--out", str(tmp_path / "out")]
-    tiny = (["--seeds", "1", "--games", "2000", "--seconds", "5", "--snr-repeats", "2", "--es-snr-repeats", "2",
-             "--snr-networks", "1"] if args else ["--population-size", "10", "--compare-games", "2000"])
+    tiny = (["--seeds", "1", "--games", "8000", "--snr-repeats", "2", "--snr-networks", "1"] if args else ["--population-size", "10", "--compare-games", "2000"])
     with pytest.raises(SystemExit) as exit:
         rl.main(args + out + tiny)
     lines = capsys.readouterr().err.strip().splitlines()
