@@ -148,8 +148,8 @@ def observe(state):  # the board: 100 numbers per game
 
 
 def build_policy(hidden_units=100):
-    layers = [keras.layers.Dense(hidden_units, activation="relu"), keras.layers.Dense(len(ACTIONS))]
-    return keras.Sequential([keras.Input(shape=(GRID_SIZE * GRID_SIZE,)), *layers])
+    layers = [keras.layers.Dense(hidden_units, activation="relu")] if hidden_units else []  # 0: a linear policy
+    return keras.Sequential([keras.Input(shape=(GRID_SIZE * GRID_SIZE,)), *layers, keras.layers.Dense(len(ACTIONS))])
 
 
 def greedy(model):  # the policy of a model: on each board, the action with the highest score

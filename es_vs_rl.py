@@ -13,7 +13,7 @@ training loop; read that file first.
     python es_vs_rl.py --fall-every 4        # ... on a game four times as long
     python es_vs_rl.py tune                  # both learners' settings, the same sweep, on seeds 2000 to 2004
     python es_vs_rl.py claims --quick        # two games, 2 seeds each: a few minutes
-    python es_vs_rl.py claims                # nine games, 30 seeds each (1000 to 1029): hours, resumable
+    python es_vs_rl.py claims                # ten games, 30 seeds each (1000 to 1029): hours, resumable
 
 ## The claims
 
@@ -121,6 +121,7 @@ ACCEPTS = {**ce.ACCEPTS,  # what the study's settings accept, as well as catch_e
                     ce.ACCEPTS["generations"]),
     "es_starts": (lambda v: ce.INTEGER(v) and 1 <= v <= ce.FRUITS, f"an integer from 1 to {ce.FRUITS}"),
     "reinforce_learning_rate": ce.ACCEPTS["sigma"],
+    "hidden_units": (lambda v: ce.INTEGER(v) and v >= 0, "an integer >= 0 (0: a linear policy, 303 weights)"),
     "reinforce_entropy": ce.ACCEPTS["weight_decay"], "slack": ce.ACCEPTS["render"]}
 PROG = "es_vs_rl.py"  # how errors name this script
 
@@ -654,7 +655,10 @@ steps); longer games with slack, M = 2, 4, 8 (the fruit falls every M-th step, t
 on every step); the same lengths without slack, M = 4, 8 (9 moves count); and frame-skip as
 Salimans et al. (2017, §4.4) measure it: the game of M = 4 with slack, the policy deciding every
 K-th step for K = 2, 3, 4 (the basket still moves on every step, repeating its action; only how
-often the policy decides changes). The rules, chosen so that they favour neither learner:
+often the policy decides changes); and catch_es's game with a linear policy (`hidden_units=0`:
+303 weights, the scores a linear function of the board) for both learners, to test on this game
+Mania et al.'s (2018) finding that random search on linear policies matches policy gradients'
+sample efficiency. The rules, chosen so that they favour neither learner:
 
 * **One budget, in games, for every learner and seed**: 3,000,000 games to learn from, and no
   clock. The games that measure a learner's catch rate count for neither.
@@ -685,41 +689,45 @@ ratio `|E g|² / trace Cov g` with a bootstrap 95% interval over the estimates.
 
 
 # %%
-HORIZONS = [(1, 1, True), (2, 1, True), (4, 1, True), (8, 1, True)]  # (fall_every M, action_repeat K, slack)
-NO_SLACK = [(4, 1, False), (8, 1, False)]  # T = 36 and 72 steps with 9 moves that count
-FRAME_SKIP = [(4, 1, True), (4, 2, True), (4, 3, True), (4, 4, True)]  # one game, deciding every K-th step
-ORDER = [(1, 1, True), (4, 2, True), (4, 3, True), (4, 4, True), (4, 1, True), (8, 1, False), (4, 1, False),
-         (8, 1, True), (2, 1, True)]  # the full run's order: the games that test a claim most directly first
+ORDER = [(1, 1, True, False), (4, 2, True, False), (4, 3, True, False), (4, 4, True, False), (4, 1, True, False),
+         (1, 1, True, True), (8, 1, False, False), (4, 1, False, False), (8, 1, True, False),
+         (2, 1, True, False)]  # (fall_every M, action_repeat K, slack, a linear policy): the full run's order
 LEARNERS = ("ES", "ES, no restarts", "REINFORCE")
 ESTIMATORS = ("ES, centred ranks", "ES, raw", "REINFORCE", "REINFORCE, no entropy")
 FIRST_SEED = 1000  # the claims' seeds: 1000, 1001, ...; tuning uses TUNE_SEED on
 
 
 def parse_games(text):
-    """'1x1,8x1,8x1noslack,1x3' -> [(1, 1, True), (8, 1, True), (8, 1, False), (1, 3, True)]"""
+    """'1x1,8x1noslack,1x1linear' -> [(1, 1, True, False), (8, 1, False, False), (1, 1, True, True)]"""
     games = []
     for item in text.split(","):
+        linear = item.endswith("linear")
+        item = item.removesuffix("linear")
         slack = not item.endswith("noslack")
         try:
             fall_every, action_repeat = (int(number) for number in item.removesuffix("noslack").split("x"))
         except ValueError:
             fall_every = action_repeat = 0
         if min(fall_every, action_repeat) < 1:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected MxK pairs such as 1x1,8x1,8x1noslack,1x3")
-        games.append((fall_every, action_repeat, slack))
+            raise argparse.ArgumentTypeError(f"{text!r}: expected MxK pairs such as 1x1,8x1,8x1noslack,1x1linear")
+        games.append((fall_every, action_repeat, slack, linear))
     return games
 
 
+def game_of_row(row):
+    return row["fall_every"], row["action_repeat"], row["slack"], row["hidden_units"] == 0
+
+
 def same_game(row, other):
-    return all(row[knob] == other[knob] for knob in ("fall_every", "action_repeat", "slack"))
+    return game_of_row(row) == game_of_row(other)
 
 
-def game_name(fall_every, action_repeat, slack):
-    return f"M={fall_every}, K={action_repeat}" + ", no slack" * (not slack)
+def game_name(fall_every, action_repeat, slack, linear=False):
+    return f"M={fall_every}, K={action_repeat}" + ", no slack" * (not slack) + ", linear policy" * linear
 
 
-def game_key(fall_every, action_repeat, slack):
-    return f"{fall_every}x{action_repeat}" + "noslack" * (not slack)
+def game_key(fall_every, action_repeat, slack, linear=False):
+    return f"{fall_every}x{action_repeat}" + "noslack" * (not slack) + "linear" * linear
 
 
 # %%
@@ -737,7 +745,7 @@ def parse_claims_args(argv=None, prog="claims"):
                         "--quick 16)")
     parser.add_argument("--snr-networks", type=int, help="initial networks, seeds 0 .. N-1 (default 3; --quick 1)")
     parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games to measure (default: "
-                        "1x1,4x2,4x3,4x4,4x1,8x1noslack,4x1noslack,8x1,2x1; --quick 1x1,4x2)")
+                        "1x1,4x2,4x3,4x4,4x1,1x1linear,8x1noslack,4x1noslack,8x1,2x1; --quick 1x1,4x2)")
     parser.add_argument("--out", help="folder for the CSV files and plots (default: benchmarks/claims, with --quick "
                         "runs/claims-quick, so that a quick try never writes over the committed results)")
     parser.add_argument("--plot-only", action="store_true", help="the tables, verdict and plots again from --out's "
@@ -933,7 +941,8 @@ def measure_runs(game, args, target):
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for learner, (result, measured) in game.race(seed, target, stalls.watch).items():
             stalls.keep(learner, seed, measured.solved_at is not None)
-            runs.append(dict(fall_every=M, action_repeat=K, slack=slack, steps=ce.GAME_LENGTH * M, seed=seed,
+            runs.append(dict(fall_every=M, action_repeat=K, slack=slack, hidden_units=game.config.hidden_units,
+                             steps=ce.GAME_LENGTH * M, seed=seed,
                              learner=learner, solved=measured.solved_at is not None, why=measured.why,
                              sustained=measured.sustained, target=target,
                              games=math.inf if measured.solved_at is None else measured.solved_at,
@@ -960,7 +969,8 @@ def measure_noise(game, args, stalls):
             snr, low, high = snr_interval([estimate(theta, number, repeat) for repeat in range(args.snr_repeats)])
             games = (game.config.population_size if estimator.startswith("ES") else
                      game.config.reinforce_games_per_start) * ce.FRUITS
-            rows.append(dict(fall_every=M, action_repeat=K, slack=slack, steps=ce.GAME_LENGTH * M, network=network,
+            rows.append(dict(fall_every=M, action_repeat=K, slack=slack, hidden_units=game.config.hidden_units,
+                             steps=ce.GAME_LENGTH * M, network=network,
                              where=where, estimator=estimator, estimates=args.snr_repeats, games=games, snr=snr,
                              low=low, high=high))
     return rows
@@ -1007,7 +1017,7 @@ ESTIMATOR_COLOURS = {"ES, centred ranks": "tab:purple", "ES, raw": "tab:brown", 
 
 
 def games_of(runs):
-    return sorted({(run["fall_every"], run["action_repeat"], run["slack"]) for run in runs},
+    return sorted({game_of_row(run) for run in runs},
                   key=lambda game: ORDER.index(game) if game in ORDER else len(ORDER))
 
 
@@ -1018,7 +1028,7 @@ def plot_solved(runs, games_budget, out):
     columns = min(3, len(games))
     figure = Figure(figsize=(4.6 * columns, 3.4 * -(-len(games) // columns) + 0.8), layout="constrained")
     for axes, game in zip(figure.subplots(-(-len(games) // columns), columns, squeeze=False).ravel(), games):
-        mine = [run for run in runs if (run["fall_every"], run["action_repeat"], run["slack"]) == game]
+        mine = [run for run in runs if game_of_row(run) == game]
         for learner in LEARNERS:
             ours = [run for run in mine if run["learner"] == learner]
             if ours:
@@ -1050,7 +1060,7 @@ def plot_snr(snr, out):
         for number, estimator in enumerate(ESTIMATORS):
             rows = [row for row in snr if row["estimator"] == estimator and row["where"] == kind]
             if rows:
-                xs = [games.index((row["fall_every"], row["action_repeat"], row["slack"])) + 0.15 * (number - 1.5)
+                xs = [games.index(game_of_row(row)) + 0.15 * (number - 1.5)
                       for row in rows]
                 ys = np.array([max(row["snr"], 1e-7) for row in rows])
                 spread = np.array([[y - max(row["low"], 1e-8), max(row["high"], 1e-7) - y] for y, row in
@@ -1089,13 +1099,65 @@ def read_csv(path):
 
 
 # %%
+def solved_line(runs, learner, game):
+    """'k/n [low, high], median games [low, high]' for one learner on one game, or '' if it has no runs."""
+    mine = [run for run in runs if run["learner"] == learner and game_of_row(run) == game]
+    if not mine:
+        return ""
+    solved = sum(run["solved"] for run in mine)
+    low, high = wilson(solved, len(mine))
+    return f"{solved}/{len(mine)} [{low:.2f}, {high:.2f}], median {summary([run['games'] for run in mine])} games"
+
+
+def verdict(runs, snr):
+    """The claims, each as what the CSV files say about it: the lines the study's verdict quotes."""
+    lines, games = [], games_of(runs)
+    on = lambda game: [run for run in runs if game_of_row(run) == game]  # noqa: E731
+    base, linear = (1, 1, True, False), (1, 1, True, True)
+    for title, game in (("Sample efficiency, catch_es's game", base), ("A linear policy, catch_es's game", linear)):
+        if game in games:
+            test = paired(on(game), "ES", "REINFORCE")
+            lines.append(f"{title}: ES {solved_line(runs, 'ES', game)}; REINFORCE {solved_line(runs, 'REINFORCE', game)}"
+                         f"; McNemar p = {test['p']:.2g}; difference {test['difference'][0]:+.2f} "
+                         f"[{test['difference'][1]:+.2f}, {test['difference'][2]:+.2f}]" + (
+                             "; REINFORCE's games / the ES's on seeds both solved: median {:.3g}, range {:.3g} to "
+                             "{:.3g}".format(*test["ratios"]) if test["ratios"] else ""))
+    skips = [game for game in games if game[0] == 4 and game[2] and not game[3]]
+    for learner in LEARNERS:
+        if len(skips) > 1:
+            lines.append(f"Frame-skip (M = 4, deciding every K-th step), {learner}: " + "; ".join(
+                f"K = {game[1]}: {solved_line(runs, learner, game)}" for game in sorted(skips)))
+    lengths = [game for game in games if game[1] == 1 and not game[3] and (game[0] == 1 or not game[2])]
+    for learner in LEARNERS:
+        if len(lengths) > 1:
+            lines.append(f"Longer games without slack, {learner}: " + "; ".join(
+                f"T = {9 * game[0]}: {solved_line(runs, learner, game)}" for game in sorted(lengths)))
+    for game in games:
+        if {"ES", "ES, no restarts"} <= {run["learner"] for run in on(game)}:
+            test = paired(on(game), "ES", "ES, no restarts")
+            lines.append(f"Restarts, {game_name(*game)}: with {test['solved'][0]}, without {test['solved'][1]} of "
+                         f"{test['seeds']} (McNemar p = {test['p']:.2g})")
+    held = {learner: [run["sustained"] for run in runs if run["learner"] == learner and run["solved"]]
+            for learner in LEARNERS}
+    lines.append("Sustained (80/80 at the next three measurements): " + "; ".join(
+        f"{learner} {sum(h is True for h in kept)}/{len(kept)}" for learner, kept in held.items()))
+    for where in ("initial", "stall", "near miss"):
+        rows = [row for row in snr if row["where"] == where]
+        if rows:
+            lines.append(f"SNR per update at {where} networks, median over games and networks: " + "; ".join(
+                f"{name} {statistics.median(row['snr'] for row in rows if row['estimator'] == name):.2e}"
+                for name in ESTIMATORS if any(row["estimator"] == name for row in rows)))
+    return lines
+
+
 def report(runs, snr, args, out):
-    """From the CSV files' rows: tables.txt (every game's table) and the plots."""
+    """From the CSV files' rows: tables.txt (every game's table, then the verdict's lines) and the plots."""
     lines = []
     for game in games_of(runs):
-        first = next(run for run in runs if (run["fall_every"], run["action_repeat"], run["slack"]) == game)
-        lines += game_table(game_name(*game), describe_winnable(*game), [run for run in runs if same_game(run, first)],
+        first = next(run for run in runs if game_of_row(run) == game)
+        lines += game_table(game_name(*game), describe_winnable(*game[:3]), [run for run in runs if same_game(run, first)],
                        [row for row in snr if same_game(row, first)]) + [""]
+    lines += ["What the files say about each claim:"] + [f"* {line}" for line in verdict(runs, snr)]
     ce.write_atomically(out / "tables.txt", lambda path: path.write_text("\n".join(lines)))
     print("\n".join(lines))
     plot_solved(runs, args.games, out)
@@ -1117,15 +1179,17 @@ def claims(argv=None):
           f"{args.games:,} games to learn per seed; gradient noise from {args.snr_repeats} estimates per network",
           flush=True)
     runs, snr, start = [], [], time.perf_counter()
-    for M, K, slack in args.settings:
-        key = out / "games" / game_key(M, K, slack)
+    for M, K, slack, linear in args.settings:
+        key = out / "games" / game_key(M, K, slack, linear)
         settings = key.with_suffix(".json")
         if settings.exists() and json.loads(settings.read_text()) == made_with:
-            print(f"\n{game_name(M, K, slack)}: done before, with the same settings: read from {key}.csv", flush=True)
+            print(f"\n{game_name(M, K, slack, linear)}: done before, with the same settings: read from {key}.csv",
+                  flush=True)
         else:
-            config = StudyConfig(fall_every=M, action_repeat=K, slack=slack, compare_games=args.games, render=False)
+            config = StudyConfig(fall_every=M, action_repeat=K, slack=slack, compare_games=args.games, render=False,
+                                 **({'hidden_units': 0} if linear else {}))  # linear: 303 weights
             target = ce.FRUITS - len(winnable(M, K, slack).lost)  # the most a policy could catch
-            print(f"\n{game_name(M, K, slack)}: {describe_winnable(M, K, slack)}", flush=True)
+            print(f"\n{game_name(M, K, slack, linear)}: {describe_winnable(M, K, slack)}", flush=True)
             game = Game(config)
             game_start = time.perf_counter()
             game_runs, stalls = measure_runs(game, args, target)
@@ -1149,8 +1213,8 @@ def claims(argv=None):
 
 `python es_vs_rl.py tune` gives each learner the same effort: 16 settings, each on the same 5
 seeds (2000 to 2004, none of the claims' seeds and none of the seeds catch_es's defaults were
-chosen on), on catch_es's game and on the frame-skip game K = 3, within the claims' budget of
-games and under the same rule of measurement. The ES's grid: sigma, learning rate, population,
+chosen on), on catch_es's game, within the claims' budget of games and under the same rule of
+measurement. The ES's grid: sigma, learning rate, population,
 and how many of the 80 start states each candidate plays (OpenAI's ES plays one episode per
 candidate: fewer games per candidate is a real lever on games to solve). REINFORCE's: learning
 rate (past both edges of the first sweep's 0.003 to 0.03), games per start state in an update,
@@ -1176,13 +1240,12 @@ def parse_tune_args(argv=None):
     parser.add_argument("--seeds", type=int, help="this many seeds from --first-seed (default 5; --quick 2)")
     parser.add_argument("--games", type=int, help="games to learn per seed (default 3,000,000; --quick 200,000)")
     parser.add_argument("--learners", default="ES,REINFORCE", help="whose settings to sweep (default ES,REINFORCE)")
-    parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games (default 1x1,4x3; "
-                        "--quick 1x1)")
+    parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games (default 1x1)")
     parser.add_argument("--out", help="folder for tune.csv (default: benchmarks/claims; --quick runs/tune-quick)")
     args = parser.parse_args(argv)
     args.seeds = args.seeds or (2 if args.quick else 5)
     args.games = args.games or (200_000 if args.quick else 3_000_000)
-    args.settings = args.settings or parse_games("1x1" if args.quick else "1x1,4x3")
+    args.settings = args.settings or parse_games("1x1")
     args.out = args.out or ("runs/tune-quick" if args.quick else "benchmarks/claims")
     args.learners = args.learners.split(",")
     if min(args.seeds, args.games) <= 0 or args.first_seed < 0 or not set(args.learners) <= set(TUNING):
@@ -1212,11 +1275,11 @@ def tune(argv=None):
     rows, best = [], {}
     for learner in args.learners:
         settings = [dict(zip(TUNING[learner], values)) for values in itertools.product(*TUNING[learner].values())]
-        for M, K, slack in args.settings:
+        for M, K, slack, linear in args.settings:
             target = ce.FRUITS - len(winnable(M, K, slack).lost)
             for setting in settings:
                 config = StudyConfig(fall_every=M, action_repeat=K, slack=slack, compare_games=args.games,
-                                     render=False, **setting)
+                                     render=False, **setting, **({'hidden_units': 0} if linear else {}))
                 player, learned = (es_player(config), None) if learner == "ES" else (None, Reinforce(config))
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
                     seeded, measured = dataclasses.replace(config, seed=seed), Measurements(args.games, target)
@@ -1226,13 +1289,13 @@ def tune(argv=None):
                         train_reinforce(seeded, measured, lambda history, done: None, learned)
                         run = Run(None, measured)
                     measured = run.measured
-                    rows.append(dict(learner=learner, game=game_name(M, K, slack), **{name: setting.get(name, "")
+                    rows.append(dict(learner=learner, game=game_name(M, K, slack, linear), **{name: setting.get(name, "")
                                      for grid in TUNING.values() for name in grid}, seed=seed,
                                      solved=measured.solved_at is not None, sustained=measured.sustained,
                                      games=math.inf if measured.solved_at is None else measured.solved_at,
                                      played=measured.last[0], final_catches=measured.last[1]))
                 mine = rows[-args.seeds:]
-                print(f"{learner}, {game_name(M, K, slack)}, {setting}: solved {sum(row['solved'] for row in mine)}/"
+                print(f"{learner}, {game_name(M, K, slack, linear)}, {setting}: solved {sum(row['solved'] for row in mine)}/"
                       f"{args.seeds}, median games {summary([row['games'] for row in mine])}", flush=True)
                 write_csv(rows, out / "tune.csv")
         best[learner] = max(settings, key=lambda setting: tune_score(rows, learner, setting))

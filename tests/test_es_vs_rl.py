@@ -426,13 +426,23 @@ def test_reinforce_s_runs_share_a_compiled_call_and_nothing_else():
     assert not np.allclose(np.asarray(together.flat())[0], np.asarray(together.flat())[1])
 
 
-def test_the_scores_reinforce_learns_from_are_the_network_s():
-    model = random_model(2)
+@pytest.mark.parametrize("hidden_units", [100, 0])  # 0: a linear policy
+def test_the_scores_reinforce_learns_from_are_the_network_s(hidden_units):
+    keras.utils.set_random_seed(2)
+    model = ce.build_policy(hidden_units)
     states = ce.CatchState(*(np.random.default_rng(0).integers(low, high, 50).astype("int32")
                              for low, high in ((0, 10), (0, 10), (1, 9))))
     weights = [variable.numpy()[None] for variable in model.trainable_variables]
     np.testing.assert_allclose(np.asarray(rl.dense_scores(model.layers, weights, ce.lit_cells(states)[None]))[0],
                                np.asarray(model(ce.observe(states))), atol=1e-5)
+
+
+def test_a_game_can_be_named_for_a_linear_policy_of_303_weights():
+    assert rl.parse_games("1x1,4x3noslack,1x1linear") == [(1, 1, True, False), (4, 3, False, False),
+                                                          (1, 1, True, True)]
+    assert rl.game_key(1, 1, True, True) == "1x1linear" and "linear policy" in rl.game_name(1, 1, True, True)
+    assert ce.flatten_weights(ce.build_policy(0)).size == 303
+    assert ce.check(rl.StudyConfig(hidden_units=0), rl.ACCEPTS).hidden_units == 0
 
 
 def test_es_candidates_can_play_fewer_start_states_the_same_for_both_of_a_pair():
