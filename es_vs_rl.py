@@ -539,13 +539,18 @@ def es_player(config):
         return own, totals, before
 
     def play_generation(strategy):
-        picks = np.random.default_rng([int(strategy.key[0]), strategy.generation, 1]).permuted(
-            np.tile(np.arange(ce.FRUITS), (strategy.population_size // 2, 1)), axis=1)[:, :config.es_starts]
-        starts = [states[picks.repeat(2, axis=0)] for states in ce.start_states()]  # a pair plays the same ones
-        own, totals, before = generation(strategy, ce.starts_for(1), starts)
+        own, totals, before = generation(strategy, ce.starts_for(1), pair_starts(strategy, config.es_starts))
         return ce.count_catches(own), totals.numpy() / config.es_starts, ce.keras.tree.map_structure(np.asarray, before)
 
     return play_generation
+
+
+def pair_starts(strategy, count):
+    """The start states each candidate of this generation plays, `count` of the 80 drawn from the run's seed
+    and the generation, the same for both members of a mirrored pair: (fruit columns, basket centres)."""
+    picks = np.random.default_rng([int(strategy.key[0]), strategy.generation, 1]).permuted(
+        np.tile(np.arange(ce.FRUITS), (strategy.population_size // 2, 1)), axis=1)[:, :count]
+    return [states[picks.repeat(2, axis=0)] for states in ce.start_states()]
 
 
 def without_restarts(config):
@@ -689,10 +694,13 @@ ratio `|E g|² / trace Cov g` with a bootstrap 95% interval over the estimates.
 
 
 # %%
-ORDER = [(1, 1, True, False), (4, 2, True, False), (4, 3, True, False), (4, 4, True, False), (4, 1, True, False),
-         (1, 1, True, True), (8, 1, False, False), (4, 1, False, False), (8, 1, True, False),
+ORDER = [(1, 1, True, False), (1, 1, True, True), (4, 1, True, False), (4, 4, True, False), (4, 2, True, False),
+         (4, 3, True, False), (8, 1, False, False), (4, 1, False, False), (8, 1, True, False),
          (2, 1, True, False)]  # (fall_every M, action_repeat K, slack, a linear policy): the full run's order
 LEARNERS = ("ES", "ES, no restarts", "REINFORCE")
+TUNED = {"ES": {"sigma": 0.05, "learning_rate": 0.02, "population_size": 100, "es_starts": 20},
+         "REINFORCE": {"reinforce_learning_rate": 0.003, "reinforce_games_per_start": 1, "reinforce_entropy": 0.0},
+         }  # the settings the claims use: each learner's winner of `tune` (benchmarks/claims/tune.csv; a test checks)
 ESTIMATORS = ("ES, centred ranks", "ES, raw", "REINFORCE", "REINFORCE, no entropy")
 FIRST_SEED = 1000  # the claims' seeds: 1000, 1001, ...; tuning uses TUNE_SEED on
 
@@ -745,7 +753,7 @@ def parse_claims_args(argv=None, prog="claims"):
                         "--quick 16)")
     parser.add_argument("--snr-networks", type=int, help="initial networks, seeds 0 .. N-1 (default 3; --quick 1)")
     parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games to measure (default: "
-                        "1x1,4x2,4x3,4x4,4x1,1x1linear,8x1noslack,4x1noslack,8x1,2x1; --quick 1x1,4x2)")
+                        "1x1,1x1linear,4x1,4x4,4x2,4x3,8x1noslack,4x1noslack,8x1,2x1; --quick 1x1,4x2)")
     parser.add_argument("--out", help="folder for the CSV files and plots (default: benchmarks/claims, with --quick "
                         "runs/claims-quick, so that a quick try never writes over the committed results)")
     parser.add_argument("--plot-only", action="store_true", help="the tables, verdict and plots again from --out's "
@@ -834,7 +842,6 @@ class Game:
         self.config = config
         tf.get_logger().setLevel("ERROR")  # compiling for every population is meant: no warning about retracing
         model = ce.build_policy(config.hidden_units)
-        self.player = ce.make_player(model, game_of(config))
         self.learner = Reinforce(config)
         self.learner.start([0])
         self.learner.block([0], 0)  # compile it now
@@ -859,13 +866,15 @@ class Game:
         strategy = ce.EvolutionStrategy(ce.flatten_weights(model), config.population_size, config.sigma,
                                         config.learning_rate, config.weight_decay)
 
-        def es(theta, seed, repeat, raw):
+        play = tf.function(ce.population_games(model, game_of(config)), jit_compile=True, autograph=False)
+
+        def es(theta, seed, repeat, raw):  # one generation's estimate, as the ES plays it (es_starts per candidate)
             strategy.load(ce.State(theta, repeat, strategy.fresh_adam), seed)  # fresh noise for every estimate
             candidates = np.asarray(strategy.ask())
-            totals = self.player(candidates).sum(axis=1, dtype="float64")
+            totals = play(candidates, *pair_starts(strategy, config.es_starts)).numpy().sum(axis=1, dtype="float64")
             if raw:  # sum over pairs of (R+ - R-) / (2 sigma) n, over the pairs: the same noise and games
                 noise = (candidates[0::2] - candidates[1::2]) / (2 * config.sigma)
-                return (totals[0::2] - totals[1::2]) / ce.FRUITS / (2 * config.sigma) @ noise / len(noise)
+                return (totals[0::2] - totals[1::2]) / config.es_starts / (2 * config.sigma) @ noise / len(noise)
             return np.asarray(strategy.tell(totals), "float64")
 
         return {"ES, centred ranks": functools.partial(es, raw=False), "ES, raw": functools.partial(es, raw=True),
@@ -967,8 +976,8 @@ def measure_noise(game, args, stalls):
     for number, (network, where, theta) in enumerate(networks + list(stalls.networks())):
         for estimator, estimate in game.estimators.items():
             snr, low, high = snr_interval([estimate(theta, number, repeat) for repeat in range(args.snr_repeats)])
-            games = (game.config.population_size if estimator.startswith("ES") else
-                     game.config.reinforce_games_per_start) * ce.FRUITS
+            games = (game.config.population_size * game.config.es_starts if estimator.startswith("ES") else
+                     game.config.reinforce_games_per_start * ce.FRUITS)
             rows.append(dict(fall_every=M, action_repeat=K, slack=slack, hidden_units=game.config.hidden_units,
                              steps=ce.GAME_LENGTH * M, network=network,
                              where=where, estimator=estimator, estimates=args.snr_repeats, games=games, snr=snr,
@@ -1175,6 +1184,7 @@ def claims(argv=None):
         return report(read_csv(out / "claims.csv"), read_csv(out / "snr.csv"), args, out)
     (out / "games").mkdir(parents=True, exist_ok=True)
     made_with = {name: value for name, value in vars(args).items() if name not in ("out", "plot_only", "settings")}
+    made_with["tuned"] = TUNED
     print(f"seeds {args.first_seed} to {args.first_seed + args.seeds - 1} on each game; each learner may play "
           f"{args.games:,} games to learn per seed; gradient noise from {args.snr_repeats} estimates per network",
           flush=True)
@@ -1187,6 +1197,7 @@ def claims(argv=None):
                   flush=True)
         else:
             config = StudyConfig(fall_every=M, action_repeat=K, slack=slack, compare_games=args.games, render=False,
+                                 **{name: value for learner in TUNED.values() for name, value in learner.items()},
                                  **({'hidden_units': 0} if linear else {}))  # linear: 303 weights
             target = ce.FRUITS - len(winnable(M, K, slack).lost)  # the most a policy could catch
             print(f"\n{game_name(M, K, slack, linear)}: {describe_winnable(M, K, slack)}", flush=True)

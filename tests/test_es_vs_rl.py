@@ -1,6 +1,7 @@
 """The ES-vs-RL study: the rules of both knobs, whether every fruit can be caught, REINFORCE, the comparison, the
 measurement of the claims, and the study as a script and a notebook."""
 import dataclasses
+import itertools
 import csv
 import subprocess
 import sys
@@ -529,3 +530,14 @@ def test_a_failed_write_of_the_study_is_one_line_and_leaves_no_half_file(tmp_pat
     assert exit.value.code == 74 and lines == [
         f"es_vs_rl.py: stopped: cannot write {tmp_path / 'out' / written}: No space left on device"]
     assert not [path for path in (tmp_path / "out").iterdir() if ".tmp" in path.name]
+
+
+def test_the_claims_use_each_learner_s_winner_of_the_committed_tuning():
+    rows = rl.read_csv(ce.Path(rl.__file__).parent / "benchmarks" / "claims" / "tune.csv")
+    for learner, grid in rl.TUNING.items():
+        settings = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        mine = [row for row in rows if row["learner"] == learner]
+        assert len(mine) == len(settings) * 5 and {row["seed"] for row in mine} == set(range(2000, 2005))
+        assert rl.TUNED[learner] == max(settings, key=lambda setting: rl.tune_score(rows, learner, setting))
+    measured = set(range(rl.FIRST_SEED, rl.FIRST_SEED + 30))
+    assert not measured & {row["seed"] for row in rows}  # nobody is tuned on the seeds the claims measure
