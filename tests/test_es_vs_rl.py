@@ -386,8 +386,8 @@ def test_paired_comparisons_count_the_seeds_one_learner_solved_and_the_other_did
 
 def test_the_fraction_solved_is_drawn_against_games_with_every_run_and_the_budget(tmp_path):
     def run(learner, seed, solved, games):
-        return dict(fall_every=1, action_repeat=1, slack=True, steps=9, seed=seed, learner=learner, solved=solved,
-                    target=80, games=games if solved else float("inf"))
+        return dict(fall_every=1, action_repeat=1, slack=True, hidden_units=100, steps=9, seed=seed, learner=learner,
+                    solved=solved, target=80, games=games if solved else float("inf"))
     runs = [run("ES", 0, True, 500_000), run("ES", 1, False, 0), run("REINFORCE", 0, True, 8_000),
             run("REINFORCE", 1, True, 16_000)]
     figure = rl.plot_solved(runs, 3_000_000, tmp_path)
@@ -395,7 +395,7 @@ def test_the_fraction_solved_is_drawn_against_games_with_every_run_and_the_budge
     curves = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in axes.get_lines()}
     assert curves["ES"] == ([4_000, 500_000, 3_000_000], [0, 0.5, 0.5])
     assert curves["REINFORCE"] == ([4_000, 8_000, 16_000, 3_000_000], [0, 0.5, 1.0, 1.0])
-    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
     assert labels[:2] == ["ES", "REINFORCE"] and "never solved" in labels[2]
     assert (tmp_path / "claims_solved.png").is_file()
 
