@@ -523,6 +523,14 @@ told at most 79/80, so that it never stops on a measurement that does not count)
 
 
 # %%
+def pair_starts(strategy, count):
+    """The start states each candidate of this generation plays, `count` of the 80 drawn from the run's seed
+    and the generation, the same for both members of a mirrored pair: (fruit columns, basket centres)."""
+    picks = np.random.default_rng([int(strategy.key[0]), strategy.generation, 1]).permuted(
+        np.tile(np.arange(ce.FRUITS), (strategy.population_size // 2, 1)), axis=1)[:, :count]
+    return [states[picks.repeat(2, axis=0)] for states in ce.start_states()]
+
+
 def es_player(config):
     """The ES's player for the study's game: catch_es's, or one whose candidates play `es_starts` start states."""
     model = ce.build_policy(config.hidden_units)
@@ -543,14 +551,6 @@ def es_player(config):
         return ce.count_catches(own), totals.numpy() / config.es_starts, ce.keras.tree.map_structure(np.asarray, before)
 
     return play_generation
-
-
-def pair_starts(strategy, count):
-    """The start states each candidate of this generation plays, `count` of the 80 drawn from the run's seed
-    and the generation, the same for both members of a mirrored pair: (fruit columns, basket centres)."""
-    picks = np.random.default_rng([int(strategy.key[0]), strategy.generation, 1]).permuted(
-        np.tile(np.arange(ce.FRUITS), (strategy.population_size // 2, 1)), axis=1)[:, :count]
-    return [states[picks.repeat(2, axis=0)] for states in ce.start_states()]
 
 
 def without_restarts(config):
@@ -1120,7 +1120,8 @@ def solved_line(runs, learner, game):
     return f"{solved}/{len(mine)} [{low:.2f}, {high:.2f}], median {summary([run['games'] for run in mine])} games"
 
 
-def verdict(runs, snr):
+# %%
+def claim_lines(runs, snr):
     """The claims, each as what the CSV files say about it: the lines the study's verdict quotes."""
     lines, games = [], games_of(runs)
     on = lambda game: [run for run in runs if game_of_row(run) == game]  # noqa: E731
@@ -1161,6 +1162,7 @@ def verdict(runs, snr):
     return lines
 
 
+# %%
 def report(runs, snr, args, out):
     """From the CSV files' rows: tables.txt (every game's table, then the verdict's lines) and the plots."""
     lines = []
@@ -1168,13 +1170,14 @@ def report(runs, snr, args, out):
         first = next(run for run in runs if game_of_row(run) == game)
         lines += game_table(game_name(*game), describe_winnable(*game[:3]), [run for run in runs if same_game(run, first)],
                        [row for row in snr if same_game(row, first)]) + [""]
-    lines += ["What the files say about each claim:"] + [f"* {line}" for line in verdict(runs, snr)]
+    lines += ["What the files say about each claim:"] + [f"* {line}" for line in claim_lines(runs, snr)]
     ce.write_atomically(out / "tables.txt", lambda path: path.write_text("\n".join(lines)))
     print("\n".join(lines))
     plot_solved(runs, args.games, out)
     return plot_snr(snr, out) if snr else None
 
 
+# %%
 def claims(argv=None):
     """`python es_vs_rl.py claims ...`: every game, every learner, many seeds; tables, CSV files, plots.
 
