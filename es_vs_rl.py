@@ -922,10 +922,11 @@ class Stalls:
     def __init__(self, target):
         self.target, self.stalled, self.near, self.latest = target, {}, {}, {}
 
-    def watch(self, learner, catches, weights):
-        self.latest[learner] = (catches, np.array(weights), self.latest.get(learner, (0, 0, None))[2])
-        if self.target - 2 <= catches < self.target:
-            self.latest[learner] = (catches, np.array(weights), (catches, np.array(weights)))
+    def watch(self, learner, catches, weights):  # latest: (catches, weights, the latest near miss or None)
+        weights = np.array(weights)
+        near = self.latest.get(learner, (0, None, None))[2]
+        self.latest[learner] = (catches, weights, (catches, weights) if self.target - 2 <= catches < self.target
+                                else near)
 
     def keep(self, learner, seed, solved):
         catches, weights, near = self.latest.pop(learner, (0, None, None))
@@ -976,7 +977,7 @@ def measure_noise(game, args, stalls):
     for number, (network, where, theta) in enumerate(networks + list(stalls.networks())):
         for estimator, estimate in game.estimators.items():
             snr, low, high = snr_interval([estimate(theta, number, repeat) for repeat in range(args.snr_repeats)])
-            games = (game.config.population_size * game.config.es_starts if estimator.startswith("ES") else
+            games = (es_games(game.config, game.config.population_size) if estimator.startswith("ES") else
                      game.config.reinforce_games_per_start * ce.FRUITS)
             rows.append(dict(fall_every=M, action_repeat=K, slack=slack, hidden_units=game.config.hidden_units,
                              steps=ce.GAME_LENGTH * M, network=network,
@@ -1298,13 +1299,12 @@ def tune(argv=None):
                                      render=False, **setting, **({'hidden_units': 0} if linear else {}))
                 player, learned = (es_player(config), None) if learner == "ES" else (None, Reinforce(config))
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
-                    seeded, measured = dataclasses.replace(config, seed=seed), Measurements(args.games, target)
+                    seeded = dataclasses.replace(config, seed=seed)
                     if learner == "ES":
-                        run = race(seeded, player, show=False, target=target, reinforce=False)["ES"]
+                        measured = race(seeded, player, show=False, target=target, reinforce=False)["ES"].measured
                     else:
+                        measured = Measurements(args.games, target)
                         train_reinforce(seeded, measured, lambda history, done: None, learned)
-                        run = Run(None, measured)
-                    measured = run.measured
                     rows.append(dict(learner=learner, game=game_name(M, K, slack, linear), **{name: setting.get(name, "")
                                      for grid in TUNING.values() for name in grid}, seed=seed,
                                      solved=measured.solved_at is not None, sustained=measured.sustained,
