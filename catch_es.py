@@ -292,8 +292,10 @@ class State(NamedTuple):
 # %%
 class EvolutionStrategy:
     def __init__(self, theta, population_size=100, sigma=0.1, learning_rate=0.05, weight_decay=0.0, seed=0,
-                 shaping=centred_ranks):
-        self.population_size, self.sigma = population_size, sigma
+                 shaping=centred_ranks, batch=None, largest=None):
+        self.batch, self.sigma = batch or population_size, sigma  # candidates per batch (below: bigger populations)
+        self.largest = max(largest or population_size, population_size)  # the biggest population it will be set to
+        self.batches = keras.Variable(population_size // self.batch, dtype="int32", trainable=False, name="batches")
         self.shaping = shaping  # what the rewards become before R · n: centred ranks, or anything else
         self.table = ops.array(noise_table(len(theta)))
         self.variable = keras.Variable(np.asarray(theta, dtype="float32"), name="theta")
@@ -304,31 +306,40 @@ class EvolutionStrategy:
 
     theta = property(lambda self: self.variable.numpy())
     generation = property(lambda self: int(self.key[1]))
+    population_size = property(lambda self: int(self.batches) * self.batch)
 
-    def noise(self, pairs=None):  # this generation's noise n, a row per mirrored pair (of `pairs`, a range, or all)
-        pairs, size = pairs or range(self.population_size // 2), self.variable.shape[0]
-        starts = tf.random.stateless_uniform([pairs.stop], self.key, 0, self.table.shape[0] - size + 1, tf.int32)
-        return ops.take(self.table, starts[pairs.start :, None] + ops.arange(size))
+    def noise(self, first=0, count=None):  # this generation's noise n, a row per mirrored pair: `count` from `first`
+        count, size = count or self.population_size // 2, self.variable.shape[0]
+        starts = tf.random.stateless_uniform([self.largest // 2], self.key, 0, self.table.shape[0] - size + 1, tf.int32)
+        return ops.take(self.table, ops.slice(starts, [first], [count])[:, None] + ops.arange(size))
 
-    def ask(self, pairs=None):  # candidates theta + sigma·n and theta - sigma·n, pair after pair: +n0, -n0, +n1, ...
-        noise = self.noise(pairs)
+    def ask(self, first=0, count=None):  # candidates theta + sigma·n and theta - sigma·n, pair after pair: +n0, -n0, ...
+        noise = self.noise(first, count)
         candidates = ops.stack([self.variable + self.sigma * noise, self.variable - self.sigma * noise], axis=1)
         return plain(ops.reshape(candidates, (-1, noise.shape[-1])))
 
-    def tell(self, rewards):  # rewards: any array-like, in ask's order; moves theta, returns the estimate
-        advantages = self.shaping(ops.reshape(ops.cast(rewards, "float32"), [self.population_size]))
+    def estimate(self, rewards, batch=0):  # R · n over one batch of candidates: their rewards, in ask's order
+        advantages = self.shaping(ops.reshape(ops.cast(rewards, "float32"), [self.batch]))
         # grad ≈ R · n: each candidate's noise, weighted by how well it did, summed over the
-        # population. Pair k played +n_k and -n_k, so together they add (A[2k] - A[2k+1]) · n_k.
-        gradient = ops.matmul(advantages[0::2] - advantages[1::2], self.noise()) / (self.population_size * self.sigma)
-        self.optimizer.apply([-gradient], [self.variable])  # Adam descends: minus the gradient
-        self.key.assign_add([0, 1])  # the next generation
+        # batch. Pair k played +n_k and -n_k, so together they add (A[2k] - A[2k+1]) · n_k.
+        noise = self.noise(batch * (self.batch // 2), self.batch // 2)
+        return ops.matmul(advantages[0::2] - advantages[1::2], noise) / (self.batch * self.sigma)
+
+    def step(self, gradient):  # Adam climbs the estimate (it descends: minus the gradient); the next generation
+        self.optimizer.apply([-gradient], [self.variable])
+        self.key.assign_add([0, 1])
         return plain(gradient)
+
+    def tell(self, rewards):  # rewards: any array-like, in ask's order; moves theta, returns the estimate
+        batches = ops.reshape(ops.cast(rewards, "float32"), [-1, self.batch])  # each batch estimates on its own
+        return self.step(sum(self.estimate(batches[k], k) for k in range(batches.shape[0])) / batches.shape[0])
 
     def state(self):
         return State(self.variable, self.key[1], tuple(self.optimizer.variables))
 
-    def load(self, state, seed=None):  # into the same variables, so that what was compiled for them stays
+    def load(self, state, seed=None, population_size=None):  # into the same variables: what was compiled stays
         self.key.assign([self.key[0] if seed is None else seed, int(state.generation)])
+        self.batches.assign((population_size or self.population_size) // self.batch)
         for variable, value in zip([self.variable, *self.optimizer.variables], [state.theta, *state.adam]):
             variable.assign(value)
 
@@ -456,22 +467,25 @@ class Config:
     log_every: int = 10  # print a progress line every this many generations
 
 
-def population_of(config, restarts):  # population_growth**restarts times the first, up to the cap
-    return min(config.population_size * config.population_growth**restarts, max(config.population_size,
-                                                                                config.max_population_size))
+def population_of(config, restarts):  # population_growth**restarts times the first, in whole batches, up to the cap
+    batches = max(1, config.max_population_size // config.population_size)  # the most it may reach
+    return config.population_size * min(config.population_growth ** min(restarts, batches.bit_length()), batches)
 
 
 def new_strategy(config, restarts=0, generation=0, strategies=None, state=None):  # the model, strategy after `restarts`
-    # Fresh weights and a fresh Adam (or `state`), loaded into the strategy kept in `strategies` for that population.
+    # Fresh weights and a fresh Adam (or `state`), loaded into the strategy kept in `strategies` for these settings.
     seed = config.seed if restarts == 0 else int(np.random.SeedSequence([config.seed, restarts]).generate_state(1)[0])
     keras.utils.set_random_seed(seed)  # the initial weights
-    model, population = build_policy(config.hidden_units), population_of(config, restarts)
+    model, largest = build_policy(config.hidden_units), population_of(config, config.generations)
+    settings = (config.hidden_units, config.population_size, largest, config.sigma, config.learning_rate,
+                config.weight_decay)  # all that shapes its compiled generation: not the seed, not the population
     strategies = {} if strategies is None else strategies
-    if population not in strategies:
-        strategies[population] = EvolutionStrategy(flatten_weights(model), population, config.sigma,
-                                                   config.learning_rate, config.weight_decay)
-    strategy = strategies[population]
-    strategy.load(state or State(flatten_weights(model), generation, strategy.fresh_adam), config.seed)
+    if settings not in strategies:
+        strategies[settings] = EvolutionStrategy(flatten_weights(model), config.population_size, config.sigma,
+                                                 config.learning_rate, config.weight_decay, largest=largest)
+    strategy = strategies[settings]
+    population = population_of(config, restarts)
+    strategy.load(state or State(flatten_weights(model), generation, strategy.fresh_adam), config.seed, population)
     return model, strategy
 
 
@@ -492,17 +506,25 @@ Each generation leaves a row of history, which `Progress` shows.
 def play_here(model, game=play):  # a generation, one call: theta's catches, the candidates' mean rewards, State before
     play_population = population_games(model, game)
 
-    @tf.function(jit_compile=True, autograph=False)  # traced once per strategy: new_strategy keeps them
+    @tf.function(jit_compile=True, autograph=False)  # traced once per strategy, whatever its population
     def generation(strategy, *starts):
-        before = keras.tree.map_structure(ops.copy, strategy.state())  # read before `tell` moves them
-        rewards = play_population(ops.concatenate([before.theta[None], strategy.ask()]), *starts)  # row 0: theta
-        totals = ops.sum(rewards[1:], axis=1)  # whole numbers, exact in any order: ranked as the means are
-        strategy.tell(totals)
-        return rewards[0], totals, before
+        before = keras.tree.map_structure(ops.copy, strategy.state())  # read before `step` moves them
+        pairs = strategy.batch // 2
+
+        def play_batch(batch, sums):  # a batch of candidates beside theta (row 0); its estimate added to the others'
+            rewards = play_population(ops.concatenate([before.theta[None], strategy.ask(batch * pairs, pairs)]), *starts)
+            totals = ops.sum(rewards[1:], axis=1)  # whole numbers, exact in any order: ranked as the means are
+            return rewards[0], sums[1] + strategy.estimate(totals, batch), ops.slice_update(sums[2], [batch * 2 * pairs], totals)
+
+        zeros = (ops.zeros(FRUITS), ops.zeros_like(before.theta), ops.zeros(strategy.largest))
+        own, gradient, totals = ops.fori_loop(0, strategy.batches, play_batch, zeros)
+        strategy.step(gradient / ops.cast(strategy.batches, "float32"))  # the mean of the batches' estimates
+        return own, totals, before
 
     def play_generation(strategy):
-        own, totals, before = generation(strategy, *starts_for(strategy.population_size + 1))
-        return count_catches(own), totals.numpy() / FRUITS, keras.tree.map_structure(np.asarray, before)
+        own, totals, before = generation(strategy, *starts_for(strategy.batch + 1))
+        rewards = totals.numpy()[: strategy.population_size] / FRUITS
+        return count_catches(own), rewards, keras.tree.map_structure(np.asarray, before)
 
     return play_generation
 
@@ -576,7 +598,11 @@ class Hooks(NamedTuple):
     play: object = None  # play(strategy) plays a generation as play_here's does (default: play_here)
     keep_going: object = None  # keep_going(strategy, history) before each generation: False stops the run there
     start: object = None  # (State, history) to carry on from, instead of fresh weights
-    strategies: dict = None  # strategies by population, as new_strategy keeps them: pass one dict to reuse them
+    strategies: dict = None  # strategies by their settings, as new_strategy keeps them (default: STRATEGIES)
+
+
+# Kept for the process: a second run with other seeds (a notebook's rerun) compiles nothing.
+STRATEGIES, PLAYERS = {}, {}  # strategies by their settings; each one's compiled generation
 
 
 class TrainingResult(NamedTuple):
@@ -589,10 +615,10 @@ class TrainingResult(NamedTuple):
 def train(config, hooks=Hooks()):  # ask, play, tell, record, restart: until solved, stuck, the limit or a hook stops
     state, history = hooks.start or (None, [])
     history, status = list(history), "limit"
-    strategies = {} if hooks.strategies is None else hooks.strategies
+    strategies = STRATEGIES if hooks.strategies is None else hooks.strategies
     progress = hooks.progress or Progress(config)
     model, strategy = new_strategy(config, restarts_before(history), strategies=strategies, state=state)
-    play_generation = hooks.play or play_here(model)
+    play_generation = hooks.play or PLAYERS.setdefault(strategy, play_here(model))
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     for generation in range(strategy.generation, config.generations):
         if hooks.keep_going and not hooks.keep_going(strategy, history):

@@ -525,9 +525,10 @@ told at most 79/80, so that it never stops on a measurement that does not count)
 # %%
 def pair_starts(strategy, count):
     """The start states each candidate of this generation plays, `count` of the 80 drawn from the run's seed
-    and the generation, the same for both members of a mirrored pair: (fruit columns, basket centres)."""
+    and the generation, the same for both members of a mirrored pair: (fruit columns, basket centres), a row per
+    candidate of the strategy's biggest population (a generation plays as many as its population)."""
     picks = np.random.default_rng([int(strategy.key[0]), strategy.generation, 1]).permuted(
-        np.tile(np.arange(ce.FRUITS), (strategy.population_size // 2, 1)), axis=1)[:, :count]
+        np.tile(np.arange(ce.FRUITS), (strategy.largest // 2, 1)), axis=1)[:, :count]
     return [states[picks.repeat(2, axis=0)] for states in ce.start_states()]
 
 
@@ -542,13 +543,22 @@ def es_player(config):
     def generation(strategy, own_starts, starts):
         before = ce.keras.tree.map_structure(ops.copy, strategy.state())
         own = play_population(before.theta[None], *own_starts)[0]  # theta plays all 80: its exact catch rate
-        totals = ops.sum(play_population(strategy.ask(), *starts), axis=1)
-        strategy.tell(totals)
+        size, pairs = strategy.batch, strategy.batch // 2
+
+        def play_batch(batch, sums):  # as catch_es's play_here: a batch's estimate added to the others'
+            mine = [ops.slice(states, [batch * size, 0], [size, config.es_starts]) for states in starts]
+            totals = ops.sum(play_population(strategy.ask(batch * pairs, pairs), *mine), axis=1)
+            return sums[0] + strategy.estimate(totals, batch), ops.slice_update(sums[1], [batch * size], totals)
+
+        zeros = (ops.zeros_like(before.theta), ops.zeros(strategy.largest))
+        gradient, totals = ops.fori_loop(0, strategy.batches, play_batch, zeros)
+        strategy.step(gradient / ops.cast(strategy.batches, "float32"))
         return own, totals, before
 
     def play_generation(strategy):
         own, totals, before = generation(strategy, ce.starts_for(1), pair_starts(strategy, config.es_starts))
-        return ce.count_catches(own), totals.numpy() / config.es_starts, ce.keras.tree.map_structure(np.asarray, before)
+        rewards = totals.numpy()[: strategy.population_size] / config.es_starts
+        return ce.count_catches(own), rewards, ce.keras.tree.map_structure(np.asarray, before)
 
     return play_generation
 
@@ -840,15 +850,12 @@ class Game:
     def __init__(self, config, snr=True):
         start = time.perf_counter()
         self.config = config
-        tf.get_logger().setLevel("ERROR")  # compiling for every population is meant: no warning about retracing
         model = ce.build_policy(config.hidden_units)
         self.learner = Reinforce(config)
         self.learner.start([0])
         self.learner.block([0], 0)  # compile it now
         self.play_generation, self.strategies = es_player(config), {}
-        for restarts in range(64):  # a strategy, its generation compiled, for every population a restart reaches
-            if ce.population_of(config, restarts) not in self.strategies:
-                self.play_generation(ce.new_strategy(config, restarts, strategies=self.strategies)[1])
+        self.play_generation(ce.new_strategy(config, strategies=self.strategies)[1])  # compiled: any population
         self.estimators = snr and self.gradient_estimators(model)
         self.compile_seconds = time.perf_counter() - start
 

@@ -63,13 +63,14 @@ PROG = "scale_out.py"  # how errors name this script
 class ShardPlayer:
     """A worker's part of each generation: a compiled player, and the strategy's noise table and ask, built once."""
 
-    def __init__(self, seed, sigma, hidden_units, game=ce.play):  # plain values travel simply (and a function)
+    def __init__(self, seed, sigma, hidden_units, game=ce.play, largest=2):  # plain values travel simply (a function)
         ce.keras.utils.set_random_seed(seed)
         model = ce.build_policy(hidden_units)
         self.play_population = ce.make_player(model, game)
-        self.strategy = ce.EvolutionStrategy(ce.flatten_weights(model), 2, sigma, seed=seed)
+        # The noise of the driver's strategy: the same stream of offsets, as long as its biggest population's.
+        self.strategy = ce.EvolutionStrategy(ce.flatten_weights(model), 2, sigma, seed=seed, largest=largest)
         # Compiled, as the driver's generation is, so that the candidates come out the same to the bit.
-        self.ask = ce.tf.function(lambda start, stop: self.strategy.ask(range(start, stop)), jit_compile=True)
+        self.ask = ce.tf.function(lambda start, stop: self.strategy.ask(start, stop - start), jit_compile=True)
 
     def play(self, theta, generation, pairs):
         """Rebuild the candidates of `pairs` and play them beside theta: (theta's catches, each one's total)."""
@@ -247,7 +248,7 @@ class RayPlayers:
 
         self.ray, self.say = connect_ray(workers, address, [ce, scale_out]), say
         self.remote = self.ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(scale_out.ShardPlayer)
-        self.arguments = config.seed, config.sigma, config.hidden_units, game
+        self.arguments = config.seed, config.sigma, config.hidden_units, game, ce.population_of(config, config.generations)
         self.actors = [self.remote.remote(*self.arguments) for _ in range(workers)]
         self.sent = self.received = self.generations = 0  # serialized bytes, all generations together
         # Compiled as play_here compiles its generation: traced once per strategy, which new_strategy keeps.
@@ -374,7 +375,8 @@ def measure_costs(config, game=ce.play, workers=(1, 2), repeats=5, trips=30):
     """What the model needs, timed here (seconds), and a whole generation on each number of `workers` to check it."""
     model, strategy = ce.new_strategy(config)
     theta, pairs = strategy.theta, config.population_size // 2
-    worker, generation = ShardPlayer(config.seed, config.sigma, config.hidden_units, game), strategy.generation
+    worker = ShardPlayer(config.seed, config.sigma, config.hidden_units, game, ce.population_of(config, config.generations))
+    generation = strategy.generation
     one, all_ = (median_seconds(lambda k=k: worker.play(theta, generation, range(k)), repeats) for k in (1, pairs))
     here = ce.play_here(model, game)
     costs = dict(population=config.population_size, pair=(all_ - one) / max(pairs - 1, 1), theta_bytes=theta.nbytes,
