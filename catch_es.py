@@ -45,7 +45,7 @@ uphill, and measure how well.
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log (its errors reach Python)
 # NumPy's idle BLAS threads spin, stealing the compiled games' cores (a generation 50% slower here).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -60,15 +60,13 @@ import numpy as np
 from matplotlib.figure import Figure  # plots without a display: no pyplot, no backend to choose
 from PIL import Image
 
-# TensorFlow writes lines about GPU drivers to file descriptor 2 whatever the setting: /dev/null it.
+# On import TensorFlow writes lines about GPU drivers to file descriptor 2 whatever the setting: /dev/null it.
 saved_stderr = os.dup(2)
 os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 try:
     import keras
     import tensorflow as tf
     from keras import ops
-
-    tf.config.list_physical_devices()  # the first look for a GPU writes one more such line
 finally:
     os.dup2(saved_stderr, 2)
     os.close(saved_stderr)
@@ -259,6 +257,8 @@ refinement works comes after the code):
 * **Weight decay:** Adam makes even a noisy estimate a full-size step, so the weights grow
   until noise of size `sigma` changes no action; Adam's decoupled weight decay shrinks them
   by `learning_rate · weight_decay` of themselves each step.
+* **Batches:** a population may be several batches of `batch` candidates; `estimate` ranks
+  each batch on its own, and `step` moves by the mean of their estimates (why: a restart, below).
 
 All the next generations depend on, besides the seed, is a `State`: theta, the generation, Adam's.
 """
@@ -292,10 +292,10 @@ class State(NamedTuple):
 # %%
 class EvolutionStrategy:
     def __init__(self, theta, population_size=100, sigma=0.1, learning_rate=0.05, weight_decay=0.0, seed=0,
-                 shaping=centred_ranks, batch=None, largest=None):
-        self.batch, self.sigma = batch or population_size, sigma  # candidates per batch (below: bigger populations)
-        self.largest = max(largest or population_size, population_size)  # the biggest population it will be set to
-        self.batches = keras.Variable(population_size // self.batch, dtype="int32", trainable=False, name="batches")
+                 shaping=centred_ranks, largest=None):
+        self.batch, self.sigma = population_size, sigma  # a bigger population (`load`) is batches of this many
+        self.largest = max(largest or population_size, population_size)  # the biggest population `load` may ask for
+        self.batches = keras.Variable(1, dtype="int32", trainable=False, name="batches")
         self.shaping = shaping  # what the rewards become before R · n: centred ranks, or anything else
         self.table = ops.array(noise_table(len(theta)))
         self.variable = keras.Variable(np.asarray(theta, dtype="float32"), name="theta")
@@ -318,21 +318,19 @@ class EvolutionStrategy:
         candidates = ops.stack([self.variable + self.sigma * noise, self.variable - self.sigma * noise], axis=1)
         return plain(ops.reshape(candidates, (-1, noise.shape[-1])))
 
-    def estimate(self, rewards, batch=0):  # R · n over one batch of candidates: their rewards, in ask's order
-        advantages = self.shaping(ops.reshape(ops.cast(rewards, "float32"), [self.batch]))
-        # grad ≈ R · n: each candidate's noise, weighted by how well it did, summed over the
-        # batch. Pair k played +n_k and -n_k, so together they add (A[2k] - A[2k+1]) · n_k.
-        noise = self.noise(batch * (self.batch // 2), self.batch // 2)
-        return ops.matmul(advantages[0::2] - advantages[1::2], noise) / (self.batch * self.sigma)
+    def tell(self, rewards):  # rewards: any array-like, in ask's order (or more: the rest unused); moves theta
+        rewards, pairs = ops.cast(rewards, "float32"), self.batch // 2
 
-    def step(self, gradient):  # Adam climbs the estimate (it descends: minus the gradient); the next generation
-        self.optimizer.apply([-gradient], [self.variable])
-        self.key.assign_add([0, 1])
+        def add(batch, gradient):  # grad ≈ R · n over one batch: each candidate's noise, weighted by how well it did
+            advantages = self.shaping(ops.slice(rewards, [batch * self.batch], [self.batch]))  # ranked in its batch
+            # Pair k played +n_k and -n_k, so together they add (A[2k] - A[2k+1]) · n_k.
+            noise = self.noise(batch * pairs, pairs)
+            return gradient + ops.matmul(advantages[0::2] - advantages[1::2], noise) / (self.batch * self.sigma)
+
+        gradient = ops.fori_loop(0, self.batches, add, ops.zeros_like(self.variable)) / ops.cast(self.batches, "float32")
+        self.optimizer.apply([-gradient], [self.variable])  # Adam descends: minus the gradient
+        self.key.assign_add([0, 1])  # the next generation
         return plain(gradient)
-
-    def tell(self, rewards):  # rewards: any array-like, in ask's order; moves theta, returns the estimate
-        batches = ops.reshape(ops.cast(rewards, "float32"), [-1, self.batch])  # each batch estimates on its own
-        return self.step(sum(self.estimate(batches[k], k) for k in range(batches.shape[0])) / batches.shape[0])
 
     def state(self):
         return State(self.variable, self.key[1], tuple(self.optimizer.variables))
@@ -446,6 +444,8 @@ The cure is the one CMA-ES users know as IPOP: when the exact catch rate of `the
 beaten its best for `patience` generations, start again from fresh weights, drawn from
 `(seed, restarts)`, with a population `population_growth` times as large (up to
 `max_population_size`): a fresh start lands elsewhere, and a bigger population sees more.
+It is played as that many batches of the first population, so the compiled program stays
+the same (compiling takes a second, a generation 10 ms): a restart compiles nothing.
 Without restarts, 22 of the seeds 0 to 99 stay at 64 to 72 of 80 for 1,000 generations (15
 at 72); with them, every seed catches every fruit (the README: figures and commands).
 """
@@ -494,7 +494,9 @@ def new_strategy(config, restarts=0, generation=0, strategies=None, state=None):
 ## Training
 
 The loop of the introduction's third line: ask for candidates, play their games, tell the strategy
-how each did, as **one compiled call** (`play_here`). `theta` and Adam's state stay in
+how each did, as **one compiled call** (`play_here`), looping over the population's batches
+inside it (`ops.fori_loop` again, so that their number is a value, not a new program), and
+kept in `PLAYERS` for the next run in the same process. `theta` and Adam's state stay in
 TensorFlow's variables between calls, and `theta` plays beside its candidates, so each
 generation also measures its exact catch rate; it returns the state from before its step, so
 that once a run is done the step can be taken back and the network kept is the one measured.
@@ -508,17 +510,16 @@ def play_here(model, game=play):  # a generation, one call: theta's catches, the
 
     @tf.function(jit_compile=True, autograph=False)  # traced once per strategy, whatever its population
     def generation(strategy, *starts):
-        before = keras.tree.map_structure(ops.copy, strategy.state())  # read before `step` moves them
+        before = keras.tree.map_structure(ops.copy, strategy.state())  # read before `tell` moves them
         pairs = strategy.batch // 2
 
-        def play_batch(batch, sums):  # a batch of candidates beside theta (row 0); its estimate added to the others'
+        def play_batch(batch, found):  # a batch of candidates beside theta (row 0): their totals, into found[1]
             rewards = play_population(ops.concatenate([before.theta[None], strategy.ask(batch * pairs, pairs)]), *starts)
             totals = ops.sum(rewards[1:], axis=1)  # whole numbers, exact in any order: ranked as the means are
-            return rewards[0], sums[1] + strategy.estimate(totals, batch), ops.slice_update(sums[2], [batch * 2 * pairs], totals)
+            return rewards[0], ops.slice_update(found[1], [batch * strategy.batch], totals)
 
-        zeros = (ops.zeros(FRUITS), ops.zeros_like(before.theta), ops.zeros(strategy.largest))
-        own, gradient, totals = ops.fori_loop(0, strategy.batches, play_batch, zeros)
-        strategy.step(gradient / ops.cast(strategy.batches, "float32"))  # the mean of the batches' estimates
+        own, totals = ops.fori_loop(0, strategy.batches, play_batch, (ops.zeros(FRUITS), ops.zeros(strategy.largest)))
+        strategy.tell(totals)
         return own, totals, before
 
     def play_generation(strategy):
@@ -659,7 +660,7 @@ if __name__ == "__main__" and NOTEBOOK:
 `replay` plays a few games and draws each step as text (`O` the fruit, `=` the basket), and
 `show_games` prints each game as a strip of frames. The learning curve shows catch rate and
 mean reward against generations and wall time, where the stretch before the first generation
-and before each restart (dotted) is mostly compiling: a new population, a new program. The
+(dotted) is mostly compiling, and each attempt after a restart is drawn apart. The
 GIF, as in the blog post: six games, a green (caught) or red (missed) border on each game's end.
 """
 
@@ -692,15 +693,13 @@ def show_games(frames, rewards, out=None):  # each game as a strip of frames, le
 # %%
 def plot_learning_curve(history):
     figure = Figure(figsize=(10, 4), layout="constrained")
-    firsts = [i for i, row in enumerate(history) if i == 0 or row["restarts"] != history[i - 1]["restarts"]]
+    cuts = [i for i in range(1, len(history)) if history[i]["restarts"] != history[i - 1]["restarts"]]
     for axes, x in zip(figure.subplots(1, 2, sharey=True), ["generation", "seconds"]):
         for y, name in [("catch_rate", "exact catch rate of theta"), ("mean_reward", "mean reward of the candidates")]:
             xs, ys = (np.array([row[key] for row in history], float) for key in (x, y))
-            cuts = firsts[1:] if x == "seconds" else []  # on the clock, the attempts drawn apart ...
-            line, = axes.plot(np.insert(xs, cuts, np.nan), np.insert(ys, cuts, np.nan), label=name)
-            for first in firsts if x == "seconds" else []:  # ... joined by their compiling, dotted
-                axes.plot([xs[first - 1] if first else 0, xs[first]], [ys[first - 1] if first else ys[0], ys[first]],
-                          ":", color=line.get_color(), label=None if first else f"{name}: compiling (dotted)")
+            line, = axes.plot(np.insert(xs, cuts, np.nan), np.insert(ys, cuts, np.nan), label=name)  # attempts apart
+            if x == "seconds":  # from the start to the first generation: compiling, dotted
+                axes.plot([0, xs[0]], [ys[0], ys[0]], ":", color=line.get_color(), label=f"{name}: compiling (dotted)")
         axes.set(xlabel="generation" if x == "generation" else "wall time (s)", ylim=(-1.05, 1.05))
         axes.grid(alpha=0.3)
     figure.axes[0].set_ylabel("catch rate (0 to 1) and mean reward (-1 to 1)")
@@ -770,8 +769,10 @@ gets a folder of its own, resumes bit-identically, and refuses bad input in one 
 import argparse
 import csv
 import fcntl
+import hashlib
 import inspect
 import json
+import platform
 import signal
 from pathlib import Path
 
@@ -836,6 +837,55 @@ def save_run(result, folder, config, pictures=True):
         write_atomically(folder / "learning_curve.png", plot_learning_curve(result.history).savefig)
         write_atomically(folder / "es_on_a_hill.png", es_on_a_hill(estimates=False).savefig)  # the climb: a second
         write_atomically(folder / "catch.gif", lambda to: to.write_bytes(gif(*replay(result.model, 6, config.seed))))
+
+
+# %% [markdown]
+"""
+## Compiled once per machine
+
+TensorFlow can keep what XLA compiled on disk and load it in the next run (the flag
+`--tf_xla_persistent_cache_directory` of `TF_XLA_FLAGS`). A program compiled for one CPU
+must never run on another, so the folder is named for this CPU and these versions
+(`~/.cache/catch_es/<fingerprint>/`, or under `$XDG_CACHE_HOME`). TensorFlow fails a run on
+a damaged file rather than compiling again, so a file whose digest is not the one recorded
+when it was whole is removed first. `CATCH_ES_CACHE=off` turns it off.
+"""
+
+
+# %%
+def cache_folder(environ=os.environ):  # this machine's folder of compiled programs: named for its CPU and versions
+    cpu = Path("/proc/cpuinfo").read_text().split("\n\n")[0] if Path("/proc/cpuinfo").is_file() else platform.processor()
+    mine = [line for line in cpu.splitlines() if not line.startswith(("cpu MHz", "bogomips", "processor", "core id"))]
+    name = hashlib.sha256(repr([mine, platform.machine(), tf.__version__, keras.__version__]).encode()).hexdigest()
+    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "catch_es" / name[:16]
+
+
+def digests(folder):  # each compiled program's file in `folder`, and the SHA-256 of its bytes
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.glob("xla_compile_cache*.pb")}
+
+
+def use_compile_cache(environ=os.environ):  # TensorFlow's compile cache, in cache_folder(): the folder, or None (off)
+    if environ.get("CATCH_ES_CACHE") == "off" or "persistent_cache" in environ.get("TF_XLA_FLAGS", ""):
+        return None  # turned off, or the user's own
+    folder = cache_folder(environ)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / "writable", lambda path: path.write_text(""))  # else TensorFlow fails the run
+        known = json.loads((folder / "digests.json").read_text()) if (folder / "digests.json").is_file() else {}
+        for name, digest in digests(folder).items():
+            if known.get(name) != digest:  # damaged, foreign, or never known whole
+                (folder / name).unlink(missing_ok=True)
+    except (OSError, ValueError):  # no folder we can use (or a damaged digests.json): compile as if there were none
+        return None
+    environ["TF_XLA_FLAGS"] = f"{environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={folder}"
+    return folder
+
+
+def remember_compiled(folder):  # after a run, what it compiled: its files, whole, for the next run to load
+    try:
+        write_atomically(folder / "digests.json", lambda path: path.write_text(json.dumps(digests(folder))))
+    except OSError:
+        pass  # the next run compiles again
 
 
 # %% [markdown]
@@ -1080,6 +1130,7 @@ def stop_run(why, folder, prog, status):  # one line that names what is kept, an
 
 
 def main(argv=None, play_on=None, prog=PROG):
+    cache = use_compile_cache()  # before TensorFlow first looks at its devices, when it reads its flags
     job = prepare(argv, play_on, prog)  # job.lock is held until we return
     config, folder = job.config, job.folder
     show = animate if sys.stdout.isatty() else show_games  # on a terminal, the games are played in place
@@ -1092,6 +1143,8 @@ def main(argv=None, play_on=None, prog=PROG):
         try:
             write_atomically(folder / "config.json", lambda path: path.write_text(json.dumps(vars(config))))
             result = train(config, Hooks(play=job.play, keep_going=keep_going(folder, config, stop), start=job.start))
+            if cache:
+                remember_compiled(cache)
             if result.status != "stopped":  # (a stopped run saved its checkpoint as it stopped)
                 save_checkpoint(folder, config, result.state, result.history)  # resuming replays the last generation
                 print(outcome(result, config))  # the pictures take a second: the result comes first
@@ -1117,9 +1170,17 @@ def main(argv=None, play_on=None, prog=PROG):
 def run_as_script(main):  # run `main`; if whoever read the output left (`| head`), stop quietly, as other tools do
     try:
         main()
+        status = 0
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        status = 1
+    except SystemExit as exit:  # (ours carry a status number)
+        status = exit.code or 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if sys.gettrace() is None and sys.getprofile() is None and "coverage" not in sys.modules:  # nobody to tell
+        os._exit(status)  # every file is written and closed: skip TensorFlow's second of teardown
+    sys.exit(status)
 
 
 if __name__ == "__main__" and not NOTEBOOK:

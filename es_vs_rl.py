@@ -545,14 +545,13 @@ def es_player(config):
         own = play_population(before.theta[None], *own_starts)[0]  # theta plays all 80: its exact catch rate
         size, pairs = strategy.batch, strategy.batch // 2
 
-        def play_batch(batch, sums):  # as catch_es's play_here: a batch's estimate added to the others'
+        def play_batch(batch, found):  # as catch_es's play_here: a batch's totals, into `found`
             mine = [ops.slice(states, [batch * size, 0], [size, config.es_starts]) for states in starts]
             totals = ops.sum(play_population(strategy.ask(batch * pairs, pairs), *mine), axis=1)
-            return sums[0] + strategy.estimate(totals, batch), ops.slice_update(sums[1], [batch * size], totals)
+            return ops.slice_update(found, [batch * size], totals)
 
-        zeros = (ops.zeros_like(before.theta), ops.zeros(strategy.largest))
-        gradient, totals = ops.fori_loop(0, strategy.batches, play_batch, zeros)
-        strategy.step(gradient / ops.cast(strategy.batches, "float32"))
+        totals = ops.fori_loop(0, strategy.batches, play_batch, ops.zeros(strategy.largest))
+        strategy.tell(totals)
         return own, totals, before
 
     def play_generation(strategy):
