@@ -51,14 +51,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import dataclasses
 import functools
-import io
 import sys
 import time
 from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure  # plots without a display: no pyplot, no backend to choose
-from PIL import Image
 
 # On import TensorFlow writes lines about GPU drivers to file descriptor 2 whatever the setting: /dev/null it.
 saved_stderr = os.dup(2)
@@ -218,10 +216,7 @@ def candidate_policy(model):  # weights -> the greedy policy of `model` with tho
 
 def population_games(model, game=play):  # to be compiled: flat weights (P, D), starts (P, 80) -> rewards (P, 80)
     policy = candidate_policy(model)
-
-    def play_candidate(candidate):  # one candidate's weights, and its own copy of the start states
-        return game(policy(candidate[0]), *candidate[1:])
-
+    play_candidate = lambda candidate: game(policy(candidate[0]), *candidate[1:])  # noqa: E731 (weights, its starts)
     return lambda population, *starts: ops.vectorized_map(play_candidate, (population, *starts))
 
 
@@ -231,10 +226,6 @@ def starts_for(candidates):
     # whose rounding depends on the population: a score would depend on who shares the call.
     return [np.tile(states, (candidates, 1)) for states in start_states()]
 
-
-def make_player(model, game=play):  # one compiled call: flat weights (P, D) -> rewards (P, 80) of `game`, as NumPy
-    play_population = tf.function(population_games(model, game), jit_compile=True, autograph=False)
-    return lambda population: play_population(population, *starts_for(len(population))).numpy()
 
 
 # %% [markdown]
@@ -313,24 +304,22 @@ class EvolutionStrategy:
         starts = tf.random.stateless_uniform([self.largest // 2], self.key, 0, self.table.shape[0] - size + 1, tf.int32)
         return ops.take(self.table, ops.slice(starts, [first], [count])[:, None] + ops.arange(size))
 
-    def ask(self, first=0, count=None):  # candidates theta + sigma·n and theta - sigma·n, pair after pair: +n0, -n0, ...
+    def ask(self, first=0, count=None):  # candidates theta + sigma·n and theta - sigma·n, pair by pair: +n0, -n0, ...
         noise = self.noise(first, count)
         candidates = ops.stack([self.variable + self.sigma * noise, self.variable - self.sigma * noise], axis=1)
         return plain(ops.reshape(candidates, (-1, noise.shape[-1])))
 
     def tell(self, rewards):  # rewards: any array-like, in ask's order (or more: the rest unused); moves theta
-        rewards, pairs = ops.cast(rewards, "float32"), self.batch // 2
-
-        def add(batch, gradient):  # grad ≈ R · n over one batch: each candidate's noise, weighted by how well it did
-            advantages = self.shaping(ops.slice(rewards, [batch * self.batch], [self.batch]))  # ranked in its batch
+        def add(batch, grad):  # grad ≈ R · n, one batch ranked on its own: each noise weighted by how well it did
+            advantages = self.shaping(ops.cast(ops.slice(rewards, [batch * self.batch], [self.batch]), "float32"))
             # Pair k played +n_k and -n_k, so together they add (A[2k] - A[2k+1]) · n_k.
-            noise = self.noise(batch * pairs, pairs)
-            return gradient + ops.matmul(advantages[0::2] - advantages[1::2], noise) / (self.batch * self.sigma)
+            noise = self.noise(batch * (self.batch // 2), self.batch // 2)
+            return grad + ops.matmul(advantages[0::2] - advantages[1::2], noise) / (self.batch * self.sigma)
 
-        gradient = ops.fori_loop(0, self.batches, add, ops.zeros_like(self.variable)) / ops.cast(self.batches, "float32")
-        self.optimizer.apply([-gradient], [self.variable])  # Adam descends: minus the gradient
+        grad = ops.fori_loop(0, self.batches, add, ops.zeros_like(self.variable)) / ops.cast(self.batches, "float32")
+        self.optimizer.apply([-grad], [self.variable])  # Adam descends: minus the gradient (the batches' mean)
         self.key.assign_add([0, 1])  # the next generation
-        return plain(gradient)
+        return plain(grad)
 
     def state(self):
         return State(self.variable, self.key[1], tuple(self.optimizer.variables))
@@ -472,14 +461,16 @@ def population_of(config, restarts):  # population_growth**restarts times the fi
     return config.population_size * min(config.population_growth ** min(restarts, batches.bit_length()), batches)
 
 
-def new_strategy(config, restarts=0, generation=0, strategies=None, state=None):  # the model, strategy after `restarts`
+STRATEGIES = {}  # by their settings, kept for the process: a rerun in it compiles nothing
+
+
+def new_strategy(config, restarts=0, generation=0, strategies=STRATEGIES, state=None):  # model, strategy after restarts
     # Fresh weights and a fresh Adam (or `state`), loaded into the strategy kept in `strategies` for these settings.
     seed = config.seed if restarts == 0 else int(np.random.SeedSequence([config.seed, restarts]).generate_state(1)[0])
     keras.utils.set_random_seed(seed)  # the initial weights
     model, largest = build_policy(config.hidden_units), population_of(config, config.generations)
     settings = (config.hidden_units, config.population_size, largest, config.sigma, config.learning_rate,
                 config.weight_decay)  # all that shapes its compiled generation: not the seed, not the population
-    strategies = {} if strategies is None else strategies
     if settings not in strategies:
         strategies[settings] = EvolutionStrategy(flatten_weights(model), config.population_size, config.sigma,
                                                  config.learning_rate, config.weight_decay, largest=largest)
@@ -514,7 +505,8 @@ def play_here(model, game=play):  # a generation, one call: theta's catches, the
         pairs = strategy.batch // 2
 
         def play_batch(batch, found):  # a batch of candidates beside theta (row 0): their totals, into found[1]
-            rewards = play_population(ops.concatenate([before.theta[None], strategy.ask(batch * pairs, pairs)]), *starts)
+            candidates = ops.concatenate([before.theta[None], strategy.ask(batch * pairs, pairs)])
+            rewards = play_population(candidates, *starts)
             totals = ops.sum(rewards[1:], axis=1)  # whole numbers, exact in any order: ranked as the means are
             return rewards[0], ops.slice_update(found[1], [batch * strategy.batch], totals)
 
@@ -532,8 +524,7 @@ def play_here(model, game=play):  # a generation, one call: theta's catches, the
 
 class Progress:  # shows each row of history: on a terminal one line rewritten in place, elsewhere now and then
     def __init__(self, config, out=None, label="generation"):
-        self.config, self.label = config, label
-        self.out = out or sys.stdout
+        self.config, self.label, self.out = config, label, out or sys.stdout
 
     def __call__(self, history, done):
         row, live = history[-1], self.out.isatty()
@@ -544,8 +535,7 @@ class Progress:  # shows each row of history: on a terminal one line rewritten i
             speed = (row["games"] - earlier["games"]) / (row["seconds"] - earlier["seconds"])
             line = (f"{self.label} {row['generation']:4d}  mean reward {row['mean_reward']:+.3f}  catches "
                     f"{round(row['catch_rate'] * FRUITS):2d}/{FRUITS}  {speed:9,.0f} games/s  {row['seconds']:6.1f} s")
-            bar = "#" * (20 * (row["generation"] + 1) // self.config.generations)  # over the previous line
-            self.out.write(f"\r\x1b[K[{bar:<20}] {line}" + "\n" * done if live else line + "\n")
+            self.out.write("\r\x1b[K" + line + "\n" * done if live else line + "\n")  # over the previous line
             self.out.flush()
 
 
@@ -599,11 +589,9 @@ class Hooks(NamedTuple):
     play: object = None  # play(strategy) plays a generation as play_here's does (default: play_here)
     keep_going: object = None  # keep_going(strategy, history) before each generation: False stops the run there
     start: object = None  # (State, history) to carry on from, instead of fresh weights
-    strategies: dict = None  # strategies by their settings, as new_strategy keeps them (default: STRATEGIES)
 
 
-# Kept for the process: a second run with other seeds (a notebook's rerun) compiles nothing.
-STRATEGIES, PLAYERS = {}, {}  # strategies by their settings; each one's compiled generation
+PLAYERS = {}  # each strategy's compiled generation, kept for the process
 
 
 class TrainingResult(NamedTuple):
@@ -616,9 +604,8 @@ class TrainingResult(NamedTuple):
 def train(config, hooks=Hooks()):  # ask, play, tell, record, restart: until solved, stuck, the limit or a hook stops
     state, history = hooks.start or (None, [])
     history, status = list(history), "limit"
-    strategies = STRATEGIES if hooks.strategies is None else hooks.strategies
     progress = hooks.progress or Progress(config)
-    model, strategy = new_strategy(config, restarts_before(history), strategies=strategies, state=state)
+    model, strategy = new_strategy(config, restarts_before(history), state=state)
     play_generation = hooks.play or PLAYERS.setdefault(strategy, play_here(model))
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     for generation in range(strategy.generation, config.generations):
@@ -638,7 +625,7 @@ def train(config, hooks=Hooks()):  # ask, play, tell, record, restart: until sol
             strategy.load(before)
             break
         if history[-1]["event"]:  # a plateau: restart, with fresh weights
-            _, strategy = new_strategy(config, restarts_before(history), strategy.generation, strategies)
+            _, strategy = new_strategy(config, restarts_before(history), strategy.generation)
     set_flat_weights(model, strategy.theta)
     return TrainingResult(model, history, status, keras.tree.map_structure(np.asarray, strategy.state()))
 
@@ -660,8 +647,7 @@ if __name__ == "__main__" and NOTEBOOK:
 `replay` plays a few games and draws each step as text (`O` the fruit, `=` the basket), and
 `show_games` prints each game as a strip of frames. The learning curve shows catch rate and
 mean reward against generations and wall time, where the stretch before the first generation
-(dotted) is mostly compiling, and each attempt after a restart is drawn apart. The
-GIF, as in the blog post: six games, a green (caught) or red (missed) border on each game's end.
+(dotted) is mostly compiling, and each attempt after a restart is drawn apart.
 """
 
 
@@ -708,34 +694,10 @@ def plot_learning_curve(history):
     return figure
 
 
-# A GIF holds at most 256 colours; giving it our own few saves Pillow choosing them per frame.
-PALETTE = {"white": (255, 255, 255), ".": (235, 235, 235), "O": (230, 120, 20), "=": (40, 70, 160),
-           "caught": (30, 170, 60), "missed": (210, 40, 40)}
-COLOUR = {name: index for index, name in enumerate(PALETTE)}
-
-
-def gif(frames, rewards, cell=32, delay=150):  # the GIF's bytes: each cell a square; a game's verdict, a border
-    images, durations, file = [], [], io.BytesIO()
-    square = np.pad(np.ones((cell - 2, cell - 2)), 1)  # a cell's square, with a line of white (colour 0) around it
-    for game_frames, reward in zip(frames, rewards):
-        for index, frame in enumerate(game_frames):
-            pixels = np.kron([[COLOUR[char] for char in line] for line in frame], square).astype("uint8")
-            if index == len(game_frames) - 1:  # the last frame: green if caught, red if missed
-                edge, colour = cell // 5, COLOUR["caught" if reward > 0 else "missed"]
-                pixels[:edge] = pixels[-edge:] = pixels[:, :edge] = pixels[:, -edge:] = colour
-            images.append(Image.fromarray(pixels, "P"))
-            images[-1].putpalette([value for rgb in PALETTE.values() for value in rgb])
-        durations += [delay] * (len(game_frames) - 1) + [delay * 6]  # hold the verdict a moment
-    images[0].save(file, "GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
-    return file.getvalue()
-
-
 # %%
 if __name__ == "__main__" and NOTEBOOK:
-    from IPython.display import Image as Picture  # a notebook's own: shows a GIF as it moves
-
     show_games(*replay(result.model, 3))
-    display(plot_learning_curve(result.history), Picture(gif(*replay(result.model, 6)), format="gif"))  # noqa: F821
+    display(plot_learning_curve(result.history))  # noqa: F821
 
 # %% [markdown]
 """
@@ -771,6 +733,7 @@ import csv
 import fcntl
 import hashlib
 import inspect
+import io
 import json
 import platform
 import signal
@@ -791,6 +754,7 @@ class RunConfig(Config):
 Each run gets a folder under `runs/`, as in CleanRL, never one that holds files, and holds it
 with a lock on `run.lock`. Every file is written under a temporary name and renamed into
 place: a rename is atomic, so a kill at any instant leaves the old file or the new, whole.
+Beside the network and its history go two pictures: the learning curve and the hill climbed.
 """
 
 
@@ -829,6 +793,7 @@ def save_history(history, path):  # one row per generation, as CSV
     write_atomically(path, lambda path: path.write_text(text.getvalue()))
 
 
+# %%
 def save_run(result, folder, config, pictures=True):
     write_atomically(folder / "policy.keras", result.model.save)
     if result.history:  # empty only if stopped before its first generation
@@ -836,7 +801,6 @@ def save_run(result, folder, config, pictures=True):
     if pictures:
         write_atomically(folder / "learning_curve.png", plot_learning_curve(result.history).savefig)
         write_atomically(folder / "es_on_a_hill.png", es_on_a_hill(estimates=False).savefig)  # the climb: a second
-        write_atomically(folder / "catch.gif", lambda to: to.write_bytes(gif(*replay(result.model, 6, config.seed))))
 
 
 # %% [markdown]
@@ -853,39 +817,27 @@ when it was whole is removed first. `CATCH_ES_CACHE=off` turns it off.
 
 
 # %%
-def cache_folder(environ=os.environ):  # this machine's folder of compiled programs: named for its CPU and versions
-    cpu = Path("/proc/cpuinfo").read_text().split("\n\n")[0] if Path("/proc/cpuinfo").is_file() else platform.processor()
-    mine = [line for line in cpu.splitlines() if not line.startswith(("cpu MHz", "bogomips", "processor", "core id"))]
-    name = hashlib.sha256(repr([mine, platform.machine(), tf.__version__, keras.__version__]).encode()).hexdigest()
-    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "catch_es" / name[:16]
-
-
 def digests(folder):  # each compiled program's file in `folder`, and the SHA-256 of its bytes
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.glob("xla_compile_cache*.pb")}
 
 
-def use_compile_cache(environ=os.environ):  # TensorFlow's compile cache, in cache_folder(): the folder, or None (off)
+def use_compile_cache(environ=os.environ):  # TensorFlow's compile cache in this machine's folder: it, or None (off)
     if environ.get("CATCH_ES_CACHE") == "off" or "persistent_cache" in environ.get("TF_XLA_FLAGS", ""):
         return None  # turned off, or the user's own
-    folder = cache_folder(environ)
+    cpu = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else platform.processor()
+    features = [line for line in cpu.splitlines() if line.startswith(("model name", "flags"))][:2] or cpu
+    name = hashlib.sha256(repr([features, platform.machine(), tf.__version__, keras.__version__]).encode()).hexdigest()
+    folder = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "catch_es" / name[:16]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(folder / "writable", lambda path: path.write_text(""))  # else TensorFlow fails the run
         known = json.loads((folder / "digests.json").read_text()) if (folder / "digests.json").is_file() else {}
-        for name, digest in digests(folder).items():
-            if known.get(name) != digest:  # damaged, foreign, or never known whole
-                (folder / name).unlink(missing_ok=True)
-    except (OSError, ValueError):  # no folder we can use (or a damaged digests.json): compile as if there were none
+        for name in [name for name, digest in digests(folder).items() if known.get(name) != digest]:
+            (folder / name).unlink()  # damaged, foreign, or never known whole: TensorFlow would fail on it
+    except (OSError, ValueError):  # no folder we can use, or a damaged digests.json: compile as if there were none
         return None
     environ["TF_XLA_FLAGS"] = f"{environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={folder}"
     return folder
-
-
-def remember_compiled(folder):  # after a run, what it compiled: its files, whole, for the next run to load
-    try:
-        write_atomically(folder / "digests.json", lambda path: path.write_text(json.dumps(digests(folder))))
-    except OSError:
-        pass  # the next run compiles again
 
 
 # %% [markdown]
@@ -956,8 +908,7 @@ ACCEPTS = {  # what each setting accepts, checked by `check` and nowhere else
     "weight_decay": (lambda v: NUMBER(v) and v >= 0, "a finite number >= 0"),
     **dict.fromkeys(["generations", "hidden_units", "patience", "population_growth", "log_every", "checkpoint_every"],
                     (lambda v: INTEGER(v) and v >= 1, "an integer >= 1")),
-    "out": (lambda v: isinstance(v, str), "a path"),
-    "render": (lambda v: isinstance(v, bool), "True or False"),
+    "out": (lambda v: isinstance(v, str), "a path"), "render": (lambda v: isinstance(v, bool), "True or False"),
 }
 PROG = "catch_es.py"  # how errors name the program
 
@@ -981,8 +932,8 @@ def parse_args(argv=None, settings=RunConfig, accepts=ACCEPTS, prog=PROG):  # (s
     parser.error = functools.partial(usage_error, prog=prog)  # one line and exit status 2 for argparse's own too
     # Each field's help is the comment beside it, in the classes whose source is at hand (not a notebook's).
     sources = [inspect.getsource(cls) for cls in settings.__mro__[:-1] if cls.__module__ != "__main__" or not NOTEBOOK]
-    lines = [line for line in "".join(sources).splitlines() if "  # " in line]
-    helps = {line.split(":")[0].strip(): line.split("#", 1)[1].strip() for line in lines}
+    helps = {line.split(":")[0].strip(): line.split("#", 1)[1].strip() for line in "".join(sources).splitlines()
+             if "  # " in line}
     for field in dataclasses.fields(settings):
         help = f"{helps.get(field.name, '')} (default: {field.default!r}; {accepts[field.name][1]})"
         kind = dict(action=argparse.BooleanOptionalAction) if field.type is bool else dict(type=field.type)
@@ -1050,18 +1001,17 @@ def load_policy(path):  # a saved Keras model that can play Catch; ValueError sa
 
 
 def check_memory(config, available=None, also=0.0):  # refuse, before any allocation, a run too big for the memory
-    weights, population = weights_of(config), population_of(config, config.generations)  # the biggest it can reach
+    weights, batch = weights_of(config), config.population_size  # (a restart's bigger population: batch by batch)
     # Peak memory measured with /usr/bin/time: about 0.8 GB for TensorFlow and the rest, plus the
-    # noise table, plus about five float32 copies of the candidates (theta's row too); six leave a margin.
-    needed = max(0.8e9 + 4 * max(NOISE_TABLE_SIZE, 10 * weights) + 6 * 4 * (population + 1) * weights, also)
-    meminfo = Path("/proc/meminfo").read_text().split() if Path("/proc/meminfo").is_file() else []  # Linux's, or:
-    free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")  # elsewhere, the free pages
-    if available is None:
-        available = 1024 * int(meminfo[meminfo.index("MemAvailable:") + 1]) if "MemAvailable:" in meminfo else free
+    # noise table, plus about five float32 copies of a batch's candidates (and theta); six leave a margin.
+    needed = max(0.8e9 + 4 * max(NOISE_TABLE_SIZE, 10 * weights) + 6 * 4 * (batch + 1) * weights, also)
+    meminfo = Path("/proc/meminfo").read_text().split() if Path("/proc/meminfo").is_file() else []  # Linux's
+    if available is None:  # (where there is no MemAvailable, not checked)
+        available = 1024 * int(meminfo[meminfo.index("MemAvailable:") + 1]) if "MemAvailable:" in meminfo else np.inf
     if needed > available:
-        raise ValueError(f"--population-size {config.population_size} (up to {population:,} with restarts, "
-                         f"--max-population-size) and --hidden-units {config.hidden_units} ({weights:,} weights) need "
-                         f"about {needed / 1e9:,.1f} GB of memory; this machine has {available / 1e9:.1f} GB available")
+        raise ValueError(f"--population-size {batch} and --hidden-units {config.hidden_units} ({weights:,} weights) "
+                         f"need about {needed / 1e9:,.1f} GB of memory; this machine has {available / 1e9:.1f} GB "
+                         "available")
 
 
 # %% [markdown]
@@ -1113,14 +1063,6 @@ def outcome(result, config):  # the result of a run that played at least one gen
     return f"not solved: {caught} after {config.generations} generations"
 
 
-def animate(frames, rewards, seconds=1.0):  # each game played in place on a terminal, `seconds` a game
-    for game_frames, reward in zip(frames, rewards):
-        for index, frame in enumerate(game_frames):
-            print(f"\x1b[{GRID_SIZE}A" * bool(index) + "\n".join(frame), flush=True)  # back up over the last frame
-            time.sleep(seconds / len(game_frames))
-        print("caught!" if reward > 0 else "missed.", end="\n\n")
-
-
 # %%
 def stop_run(why, folder, prog, status):  # one line that names what is kept, and exit: a full disk, a lost cluster
     kept = (folder / "checkpoint.npz").is_file() and len(load_checkpoint(folder)[2])
@@ -1133,22 +1075,21 @@ def main(argv=None, play_on=None, prog=PROG):
     cache = use_compile_cache()  # before TensorFlow first looks at its devices, when it reads its flags
     job = prepare(argv, play_on, prog)  # job.lock is held until we return
     config, folder = job.config, job.folder
-    show = animate if sys.stdout.isatty() else show_games  # on a terminal, the games are played in place
     if job.policy:  # --play
         path, model = job.policy
         catches = count_catches(play(greedy(model), *start_states()))
         print(f"{path} catches {catches}/{FRUITS} fruits: exact catch rate {catches / FRUITS:.1%}")
-        return show(*replay(model, 3, config.seed)) if config.render else None
+        return show_games(*replay(model, 3, config.seed)) if config.render else None
     with StopSignals() as stop:
         try:
             write_atomically(folder / "config.json", lambda path: path.write_text(json.dumps(vars(config))))
             result = train(config, Hooks(play=job.play, keep_going=keep_going(folder, config, stop), start=job.start))
-            if cache:
-                remember_compiled(cache)
             if result.status != "stopped":  # (a stopped run saved its checkpoint as it stopped)
                 save_checkpoint(folder, config, result.state, result.history)  # resuming replays the last generation
                 print(outcome(result, config))  # the pictures take a second: the result comes first
             save_run(result, folder, config, pictures=result.status != "stopped")
+            if cache:  # what it compiled, whole, for the next run to load
+                write_atomically(cache / "digests.json", lambda path: path.write_text(json.dumps(digests(cache))))
         except FloatingPointError as error:
             stop_run(error, folder, prog, 1)
         except BrokenPipeError:  # (an OSError of the reader's, not of the disk: see run_as_script)
@@ -1162,7 +1103,7 @@ def main(argv=None, play_on=None, prog=PROG):
     print(f"saved the trained network, its settings, history and pictures to {folder}/\n"
           f"replay it with: python catch_es.py --play {folder / 'policy.keras'}")
     if config.render:
-        show(*replay(result.model, 3, config.seed))
+        show_games(*replay(result.model, 3, config.seed))
     return result
 
 
@@ -1170,17 +1111,12 @@ def main(argv=None, play_on=None, prog=PROG):
 def run_as_script(main):  # run `main`; if whoever read the output left (`| head`), stop quietly, as other tools do
     try:
         main()
-        status = 0
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 1
-    except SystemExit as exit:  # (ours carry a status number)
-        status = exit.code or 0
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if sys.gettrace() is None and sys.getprofile() is None and "coverage" not in sys.modules:  # nobody to tell
-        os._exit(status)  # every file is written and closed: skip TensorFlow's second of teardown
-    sys.exit(status)
+        sys.exit(1)
+    if sys.gettrace() is None and sys.getprofile() is None and "coverage" not in sys.modules:  # nobody listens
+        sys.stdout.flush()
+        os._exit(0)  # every file is written and closed: skip TensorFlow's second of teardown
 
 
 if __name__ == "__main__" and not NOTEBOOK:

@@ -581,10 +581,10 @@ class Run(NamedTuple):
 
 
 def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS, watch=None, no_restarts_too=False,
-         strategies=None, reinforce=True):
+         reinforce=True):
     """Both learners on the run's game from the same initial weights, each within the budget: {name: Run}.
 
-    `play_generation`, `learner` and `strategies` (one per population), built once for the game, spare
+    `play_generation` and `learner`, built once for the game (with catch_es's strategies, kept for the process), spare
     compiling them again for every seed; `watch(name, catches, weights)` sees each measured network;
     `no_restarts_too` also runs the ES without restarts, as "ES, no restarts"; `reinforce=False`: the ES alone.
     """
@@ -603,7 +603,7 @@ def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS
             return min(catches, ce.FRUITS - 1), rewards, before  # the measurements decide when it is solved
 
         es_config = dataclasses.replace(es_config, generations=sys.maxsize)  # the measurements stop it
-        hooks = ce.Hooks(progress=quiet or ce.Progress(es_config), play=play, strategies=strategies,
+        hooks = ce.Hooks(progress=quiet or ce.Progress(es_config), play=play,
                          keep_going=lambda strategy, history, measured=measured: not measured.done)
         runs[name] = Run(ce.train(es_config, hooks), measured)
     if not reinforce:
@@ -853,8 +853,8 @@ class Game:
         self.learner = Reinforce(config)
         self.learner.start([0])
         self.learner.block([0], 0)  # compile it now
-        self.play_generation, self.strategies = es_player(config), {}
-        self.play_generation(ce.new_strategy(config, strategies=self.strategies)[1])  # compiled: any population
+        self.play_generation = es_player(config)
+        self.play_generation(ce.new_strategy(config)[1])  # compiled now: any population
         self.estimators = snr and self.gradient_estimators(model)
         self.compile_seconds = time.perf_counter() - start
 
@@ -889,7 +889,7 @@ class Game:
 
     def race(self, seed, target=ce.FRUITS, watch=None):
         return race(dataclasses.replace(self.config, seed=seed), self.play_generation, self.learner, show=False,
-                    target=target, watch=watch, no_restarts_too=True, strategies=self.strategies)
+                    target=target, watch=watch, no_restarts_too=True)
 
 
 # %%

@@ -40,7 +40,7 @@ generation.
 A worker that dies, its process killed or its machine gone, has its share played again on the
 workers left, and new workers start where the cluster has room (below). Since a share's
 rewards depend only on what was sent, the run finishes exactly as if nothing had happened,
-and it is bit-identical to a run in one process: that is why `catch_es.make_player` hands
+and it is bit-identical to a run in one process: that is why `catch_es.starts_for` hands
 every candidate its own copy of the start states.
 """
 
@@ -60,13 +60,18 @@ PROG = "scale_out.py"  # how errors name this script
 
 
 # %%
+def make_player(model, game=ce.play):  # one compiled call: flat weights (P, D) -> rewards (P, 80) of `game`, as NumPy
+    play_population = ce.tf.function(ce.population_games(model, game), jit_compile=True, autograph=False)
+    return lambda population: play_population(population, *ce.starts_for(len(population))).numpy()
+
+
 class ShardPlayer:
     """A worker's part of each generation: a compiled player, and the strategy's noise table and ask, built once."""
 
     def __init__(self, seed, sigma, hidden_units, game=ce.play, largest=2):  # plain values travel simply (a function)
         ce.keras.utils.set_random_seed(seed)
         model = ce.build_policy(hidden_units)
-        self.play_population = ce.make_player(model, game)
+        self.play_population = make_player(model, game)
         # The noise of the driver's strategy: the same stream of offsets, as long as its biggest population's.
         self.strategy = ce.EvolutionStrategy(ce.flatten_weights(model), 2, sigma, seed=seed, largest=largest)
         # Compiled, as the driver's generation is, so that the candidates come out the same to the bit.

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import catch_es as ce  # noqa: E402  (after the path is set)
 import es_vs_rl as rl  # noqa: E402
+import scale_out  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -65,7 +66,7 @@ def loops(repeats):
     for fall_every in (1, 2, 8):
         looped = rl.game_of(rl.StudyConfig(fall_every=fall_every))
         for name, game in (("unrolled", unrolled(fall_every)), ("loop", looped)):
-            player = ce.make_player(model, game)
+            player = scale_out.make_player(model, game)
             start = time.perf_counter()
             player(population)
             first = time.perf_counter() - start
@@ -82,7 +83,7 @@ def pieces(repeats):
     _, strategy = ce.new_strategy(config)
     inputs = keras.Input((100,))  # the same network as a functional model: the player runs it whole on the board
     whole = keras.Model(inputs, model.layers[1](model.layers[0](inputs)))
-    lookup, general, unrolled_player = ce.make_player(model), ce.make_player(whole), ce.make_player(model, unrolled(1))
+    lookup, general, unrolled_player = scale_out.make_player(model), scale_out.make_player(whole), scale_out.make_player(model, unrolled(1))
     population = np.vstack([theta, np.asarray(strategy.ask())])
     ask, tell = (ce.tf.function(method, jit_compile=True) for method in (strategy.ask, strategy.tell))
     noise = ce.tf.function(strategy.noise, jit_compile=True)
@@ -118,7 +119,7 @@ def games_per_second(population_size, repeats):
     """Median games per second of one compiled call playing P candidates x 80 games."""
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
-    play_population = ce.make_player(model)  # the player the script's runs use
+    play_population = scale_out.make_player(model)  # the player the script's runs use
     strategy = ce.EvolutionStrategy(ce.flatten_weights(model), population_size, seed=0)
     play_population(strategy.ask())  # compile
     seconds = []
@@ -150,7 +151,6 @@ def reinforce_games_per_second(repeats, fall_every=1, runs=1):
 def generation_seconds(population_size, workers, repeats):
     """Median seconds to play one generation (theta and its candidates), in this process or on Ray workers,
     and the bytes that travelled per generation."""
-    import scale_out
 
     config = ce.Config(population_size=population_size)
     keras.utils.set_random_seed(0)
@@ -173,7 +173,6 @@ def generation_seconds(population_size, workers, repeats):
 def distributed(repeats):
     """Generation time in this process and on 1 and 2 Ray workers of a local instance with 2 CPUs."""
     import ray
-    import scale_out
 
     scale_out.connect_ray(2, "", [ce, scale_out])  # a local instance with 2 CPUs, shared by the 1- and 2-worker runs
     print("one generation (theta and P candidates x 80 games), median of", repeats)
@@ -193,7 +192,6 @@ def when_it_pays(repeats, out):
     72-step game (es_vs_rl's --fall-every 8); print the table and draw the figure; keep the costs as JSON."""
     import functools
 
-    import scale_out
 
     ray = scale_out.connect_ray(2, "", [ce, scale_out, rl])  # a local instance, 2 CPUs; workers import es_vs_rl too
     measured = {}

@@ -177,15 +177,17 @@ def test_a_restart_loads_fresh_weights_and_a_fresh_adam_into_the_same_variables(
 
 def test_one_compiled_generation_is_ask_play_tell_and_returns_the_state_before_its_step():
     config = ce.Config(population_size=10, hidden_units=8)
-    model, fused = ce.new_strategy(config)
-    _, plain = ce.new_strategy(config)
+    model, fused = ce.new_strategy(config, strategies={})
+    _, plain = ce.new_strategy(config, strategies={})
     before = ce.keras.tree.map_structure(lambda value: np.asarray(value).copy(), fused.state())
     catches, rewards, state = ce.play_here(model)(fused)
     assert isinstance(state, ce.State) and int(state.generation) == 0
     for mine, theirs in zip(ce.keras.tree.flatten(state), ce.keras.tree.flatten(before)):
         np.testing.assert_array_equal(mine, theirs)
     # The same generation, step by step: theta beside its candidates, played; the totals told.
-    played = ce.make_player(model)(np.vstack([plain.theta, np.asarray(plain.ask())]))
+    population = np.vstack([plain.theta, np.asarray(plain.ask())])
+    played = ce.tf.function(ce.population_games(model), jit_compile=True)(population, *ce.starts_for(len(population)))
+    played = played.numpy()
     assert catches == ce.count_catches(played[0])
     np.testing.assert_array_equal(rewards * ce.FRUITS, played[1:].sum(axis=1))
     plain.tell(played[1:].sum(axis=1))

@@ -311,7 +311,7 @@ def test_compiling_comes_before_the_seeds_so_that_no_run_times_it_even_across_re
                             render=False)
     game = rl.Game(config, snr=False)
     compiled = compiled_generations(game.play_generation)
-    assert compiled == 1 and len(game.strategies) == 1  # one program for the populations 10, 20 and 40 alike
+    assert compiled == 1  # one program for the populations 10, 20 and 40 alike
     runs = game.race(seed=1)
     assert runs["ES"].result.history[-1]["restarts"] >= 2  # it restarted into the larger populations ...
     assert compiled_generations(game.play_generation) == compiled  # ... and compiled nothing while it learned

@@ -17,8 +17,7 @@ from test_checkpoints import final_weights, run_main
 
 SCRIPT = str(ce.Path(ce.__file__))
 TINY = ["--population-size", "10", "--no-render", "--log-every", "5", "--seed", "4"]
-WRITES = ["config.json", "checkpoint.npz", "history.csv", "policy.keras", "learning_curve.png", "es_on_a_hill.png",
-          "catch.gif"]
+WRITES = ["config.json", "checkpoint.npz", "history.csv", "policy.keras", "learning_curve.png", "es_on_a_hill.png"]
 FAULTS = [(errno.ENOSPC, "No space left on device"), (errno.ENOENT, "No such file or directory"),
           (errno.EACCES, "Permission denied"), (errno.EROFS, "Read-only file system")]
 # Every file a run writes, on a full disk; every fault, on the checkpoint and on the network. (The path through

@@ -44,20 +44,25 @@ def test_the_event_says_what_happened_and_what_follows():
     assert ce.restarts_before(history) == 1 and ce.restarts_before([]) == 0  # a second attempt, and no history yet
 
 
-def test_a_restart_is_a_fresh_seeded_start_with_a_bigger_population():
+def test_a_restart_is_a_fresh_seeded_start_with_a_bigger_population_in_the_same_strategy():
     config = ce.Config(seed=5, hidden_units=8, population_growth=3)
     first_model, first = ce.new_strategy(config)
+    first_theta, first_population = first.theta, first.population_size
     model, strategy = ce.new_strategy(config, restarts=2, generation=17)
-    assert (first.population_size, strategy.population_size) == (100, 900)
+    assert strategy is first  # the same variables, so the same compiled generation: a restart compiles nothing
+    assert (first_population, strategy.population_size, strategy.batch) == (100, 900, 100)  # nine batches of 100
     assert strategy.generation == 17
-    assert not np.array_equal(strategy.theta, first.theta)  # fresh weights ...
+    assert not np.array_equal(strategy.theta, first_theta)  # fresh weights ...
     np.testing.assert_array_equal(strategy.theta, ce.flatten_weights(model))
+    theta = strategy.theta
     again = ce.new_strategy(config, restarts=2)[1]
-    np.testing.assert_array_equal(strategy.theta, again.theta)  # ... drawn from (seed, restarts)
+    np.testing.assert_array_equal(theta, again.theta)  # ... drawn from (seed, restarts)
     assert not np.array_equal(again.theta, ce.new_strategy(config, restarts=1)[1].theta)
+    first = ce.new_strategy(config)[1]
+    first_theta = first.theta
     # The first attempt is the run without restarts: its weights come from the seed alone.
     ce.keras.utils.set_random_seed(5)
-    np.testing.assert_array_equal(first.theta, ce.flatten_weights(ce.build_policy(8)))
+    np.testing.assert_array_equal(first_theta, ce.flatten_weights(ce.build_policy(8)))
 
 
 def test_the_population_grows_up_to_its_cap_and_restarts_go_on_there():
