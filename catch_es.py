@@ -535,7 +535,8 @@ class Progress:  # shows each row of history: on a terminal one line rewritten i
             speed = (row["games"] - earlier["games"]) / (row["seconds"] - earlier["seconds"])
             line = (f"{self.label} {row['generation']:4d}  mean reward {row['mean_reward']:+.3f}  catches "
                     f"{round(row['catch_rate'] * FRUITS):2d}/{FRUITS}  {speed:9,.0f} games/s  {row['seconds']:6.1f} s")
-            self.out.write("\r\x1b[K" + line + "\n" * done if live else line + "\n")  # over the previous line
+            bar = "#" * (20 * (row["generation"] + 1) // self.config.generations)  # over the previous line
+            self.out.write(f"\r\x1b[K[{bar:<20}] {line}" + "\n" * done if live else line + "\n")
             self.out.flush()
 
 

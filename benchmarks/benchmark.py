@@ -224,15 +224,15 @@ def predict_per_step_games_per_second(games):
     return games / (time.perf_counter() - start)
 
 
-def seconds_to_solve(seed, script, per_generation=None):
+def seconds_to_solve(seed, script, per_generation=None, cache=None):
     """Run `python catch_es.py --seed S`: seconds from launch to the "solved" line and to exit, and generations.
 
-    `per_generation`, a list, gets the median seconds between two generations (history.csv; the first, which
-    waits for the compiler, left out)."""
+    `per_generation`, a list, gets the run's history.csv (its rows' seconds and restarts); `cache`, a folder: the
+    compile cache's home (XDG_CACHE_HOME) for this run, else a fresh one, so that every run compiles."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, str(script), "--seed", str(seed), "--no-render", "--out", str(Path(folder) / "run")]
         start, solved_at, last = time.perf_counter(), None, "?"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")  # each line as soon as it is printed
+        env = dict(os.environ, PYTHONUNBUFFERED="1", XDG_CACHE_HOME=str(cache or Path(folder) / "cache"))
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                               cwd=folder, env=env) as run:
             for line in run.stdout:
@@ -242,20 +242,52 @@ def seconds_to_solve(seed, script, per_generation=None):
                     last = line.split()[1].rstrip(":")
         exited_at = time.perf_counter() - start
         if per_generation is not None:
-            seconds = [float(row["seconds"]) for row in csv.DictReader(open(Path(folder) / "run" / "history.csv"))]
-            per_generation.append(statistics.median(np.diff(seconds)))
+            per_generation.append([(float(row["seconds"]), int(row["restarts"]))
+                                   for row in csv.DictReader(open(Path(folder) / "run" / "history.csv"))])
     return solved_at if run.returncode == 0 else None, exited_at, last
 
 
-def peer_run(seed, python, peer):
-    """Run the evosax peer on one seed, in its own process: seconds to its result line and to exit, and its JSON."""
-    start = time.perf_counter()
-    with subprocess.Popen([python, str(peer), "--seeds", str(seed), "--budget", "300"], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True) as run:
+def peer_run(seed, python, peer, seeds=None):
+    """Run the evosax peer on one seed (or `seeds`, one after the other in one process): seconds to its first result
+    line and to exit, and the JSON of each seed."""
+    start, results = time.perf_counter(), []
+    with subprocess.Popen([python, str(peer), "--seeds", *map(str, seeds or [seed]), "--budget", "300"],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as run:
         for line in run.stdout:
             if line.startswith("{"):
-                solved_at, result = time.perf_counter() - start, json.loads(line)
-    return solved_at if result["solved"] else None, time.perf_counter() - start, result
+                results.append(json.loads(line))
+                if len(results) == 1:
+                    solved_at = time.perf_counter() - start
+    return solved_at if results[0]["solved"] else None, time.perf_counter() - start, results
+
+
+RERUN = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+import catch_es as ce
+quiet = ce.Hooks(progress=lambda history, done: None)
+ce.train(ce.Config(seed={first}), quiet)
+start = time.perf_counter()
+result = ce.train(ce.Config(seed={seed}), quiet)
+print(json.dumps(dict(seconds=time.perf_counter() - start, status=result.status, generations=len(result.history))))
+"""
+
+
+def rerun_seconds(seed, first, script):
+    """A notebook's rerun: seed `first` trained, then `seed` in the same process: the second one's seconds."""
+    code = RERUN.format(root=str(Path(script).resolve().parent), first=first, seed=seed)
+    with tempfile.TemporaryDirectory() as folder:
+        env = dict(os.environ, XDG_CACHE_HOME=folder)  # (train itself never uses the on-disk cache)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["seconds"] if result["status"] == "solved" else float("inf")
+
+
+def restart_costs(rows):
+    """Each restart's gap in the history (the seconds between the rows around it), in median generations."""
+    gaps = np.diff([seconds for seconds, _ in rows])
+    median = statistics.median(gaps)
+    return [gaps[i - 1] / median for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]]
 
 
 def machine_peak(repeats=5):
@@ -272,34 +304,52 @@ def flop_per_generation(population_size=100, hidden=100):
     return (population_size + 1) * ce.FRUITS * ce.GAME_LENGTH * per_board
 
 
-def against_peer(seeds, script, python, peer):
-    """Our default run and the evosax peer, seed by seed, alternating which goes first: per generation, to the
-    solved line, to exit; the ratios of the medians; and the share of the machine's ceiling a generation reaches."""
-    ours, theirs = dict(generation=[], solved=[], exit=[]), dict(generation=[], solved=[], exit=[])
+def against_peer(seeds, script, python, peer, rerun_after=100):
+    """Our default run and the evosax peer as a user meets both, seed by seed, alternating which goes first: cold
+    (an empty compile cache for us; evosax as shipped) and warm (a second run of each on this machine), from launch
+    to the solved line and to exit; per generation from the first to the last history row (restarts included);
+    each restart's gap; and the notebook's rerun, a second seed trained in the same process after a first."""
+    sides = {side: {key: [] for key in ("cold solved", "cold exit", "warm solved", "warm exit", "generation", "rerun")}
+             for side in ("ours", "evosax")}
+    restarts = []
     for seed in seeds:
-        for side in ("ours", "peer")[:: 1 if seed % 2 == 0 else -1]:
+        for side in ("ours", "evosax")[:: 1 if seed % 2 == 0 else -1]:
+            mine = sides[side]
             if side == "ours":
-                solved, exited, generations = seconds_to_solve(seed, script, ours["generation"])
-                mine, label = ours, f"catch_es.py, {generations} generations"
+                with tempfile.TemporaryDirectory() as cache:
+                    for when in ("cold", "warm"):
+                        histories = []
+                        solved, exited, generations = seconds_to_solve(seed, script, histories, cache)
+                        mine[f"{when} solved"].append(float("inf") if solved is None else solved)
+                        mine[f"{when} exit"].append(exited)
+                rows = histories[0]  # the warm run's
+                mine["generation"].append((rows[-1][0] - rows[0][0]) / (len(rows) - 1))
+                restarts += [(seed, cost) for cost in restart_costs(rows)]
+                mine["rerun"].append(rerun_seconds(seed, rerun_after + seed, script))
             else:
-                solved, exited, result = peer_run(seed, python, peer)
+                for when in ("cold", "warm"):
+                    solved, exited, (result,) = peer_run(seed, python, peer)
+                    mine[f"{when} solved"].append(float("inf") if solved is None else solved)
+                    mine[f"{when} exit"].append(exited)
                 generations = result["generations"]
-                theirs["generation"].append((result["train_seconds"] - result["compile_seconds"]) / generations)
-                mine, label = theirs, f"evosax, {generations} generations"
-            mine["solved"].append(float("inf") if solved is None else solved)
-            mine["exit"].append(exited)
-            print(f"seed {seed}: {label}: {mine['generation'][-1] * 1000:.2f} ms a generation, solved line "
-                  f"{mine['solved'][-1]:.1f} s, exit {exited:.1f} s", flush=True)
-    print("medians over the seeds (ours / evosax = ratio):")
-    for key, label, unit in [("generation", "per generation, all between two included", 1000),
-                             ("solved", "launch to the solved line", 1), ("exit", "launch to exit", 1)]:
-        a, b = statistics.median(ours[key]), statistics.median(theirs[key])
-        print(f"  {label:<42} {a * unit:8.2f} / {b * unit:8.2f} {'ms' if unit > 1 else 's '} = {a / b:.3f}")
-    peak, flop = machine_peak(), flop_per_generation()
-    for name, side in (("catch_es.py", ours), ("evosax (its own dense first layer does 20x the arithmetic)", theirs)):
-        share = flop / statistics.median(side["generation"]) / peak
-        print(f"  machine's ceiling: {flop / 1e6:.0f} MFLOP a generation at {peak / 1e9:.0f} GFLOP/s (a 2048^2 "
-              f"matrix product) = {flop / peak * 1000:.2f} ms; {name} reaches {share:.1%} of it")
+                mine["generation"].append((result["train_seconds"] - result["compile_seconds"]) / generations)
+                second = peer_run(seed, python, peer, seeds=[rerun_after + seed, seed])[2][1]
+                mine["rerun"].append(second["total_seconds_incl_import"] - second["import_seconds"]
+                                     if second["solved"] else float("inf"))
+            print(f"seed {seed}, {side}: {generations} generations; cold {mine['cold solved'][-1]:.1f} s to solved, "
+                  f"{mine['cold exit'][-1]:.1f} s to exit; warm {mine['warm solved'][-1]:.1f} s, "
+                  f"{mine['warm exit'][-1]:.1f} s; {mine['generation'][-1] * 1000:.2f} ms a generation; rerun "
+                  f"{mine['rerun'][-1]:.2f} s", flush=True)
+    print(f"medians over seeds {seeds.start}..{seeds.stop - 1} (ours / evosax = ratio):")
+    for key in ("cold solved", "cold exit", "warm solved", "warm exit", "generation", "rerun"):
+        a, b = statistics.median(sides["ours"][key]), statistics.median(sides["evosax"][key])
+        print(f"  {key:<12} {a:9.3f} / {b:9.3f} s = {a / b:.3f}")
+    slowest = max(sides["ours"]["generation"])
+    print(f"  per generation, our slowest seed against evosax's median: {slowest * 1000:.2f} / "
+          f"{statistics.median(sides['evosax']['generation']) * 1000:.2f} ms = "
+          f"{slowest / statistics.median(sides['evosax']['generation']):.3f}")
+    print("  each restart's gap in our histories, in median generations: "
+          + (", ".join(f"seed {seed} {cost:.1f}" for seed, cost in restarts) or "no restarts"))
 
 
 def main():

@@ -200,3 +200,22 @@ def test_every_setting_says_what_it_does_and_what_it_accepts():
     assert given == {}  # only the options given, so that --resume can compare them
     for field in ce.dataclasses.fields(ce.RunConfig):
         assert field.name in ce.ACCEPTS
+
+
+def test_a_population_of_several_batches_steps_by_the_mean_of_their_estimates_each_ranked_on_its_own():
+    strategy = ce.EvolutionStrategy(np.zeros(5), population_size=4, sigma=0.2, seed=1, largest=8)
+    strategy.load(ce.State(np.zeros(5, "float32"), 0, strategy.fresh_adam), population_size=8)  # two batches of 4
+    assert (strategy.population_size, strategy.batch) == (8, 4)
+    noise, candidates = np.asarray(strategy.noise()), np.asarray(strategy.ask())
+    np.testing.assert_allclose(candidates[0::2], 0.2 * noise, rtol=1e-6)  # pair after pair, across the batches
+    rewards = np.array([3.0, 1, 2, 5, 0, 4, 4, 1])
+    ranks = [np.array([2, 0, 1, 3]) / 3 - 0.5, np.array([0, 2.5, 2.5, 1]) / 3 - 0.5]  # each batch's own; ties share
+    estimates = [(rank[0::2] - rank[1::2]) @ noise[2 * k : 2 * k + 2] / (4 * 0.2) for k, rank in enumerate(ranks)]
+    np.testing.assert_allclose(strategy.tell(rewards), np.mean(estimates, axis=0), rtol=1e-5, atol=1e-7)
+    assert strategy.generation == 1 and strategy.population_size == 8
+
+
+def test_the_noise_of_a_pair_is_the_same_whatever_population_it_is_drawn_for():
+    small = ce.EvolutionStrategy(np.zeros(9), population_size=4, seed=2)
+    big = ce.EvolutionStrategy(np.zeros(9), population_size=4, seed=2, largest=4000)  # a longer stream of offsets
+    np.testing.assert_array_equal(small.noise(), big.noise())

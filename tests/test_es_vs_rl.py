@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import catch_es as ce
+from scale_out import make_player
 import es_vs_rl as rl
 
 STUDY = str(ce.Path(rl.__file__))
@@ -122,10 +123,10 @@ def test_both_roads_of_the_player_play_the_variant_they_are_given():
     theta = ce.flatten_weights(model)
     population = theta + 0.5 * np.random.default_rng(0).standard_normal((6, theta.size)).astype("float32")
     config = rl.StudyConfig(fall_every=3, action_repeat=2)
-    lookup = ce.make_player(model, rl.game_of(config))(population)
+    lookup = make_player(model, rl.game_of(config))(population)
     general = functional_policy(4)  # the same weights in a model the player runs whole
     general.set_weights(model.get_weights())
-    np.testing.assert_array_equal(lookup, ce.make_player(general, rl.game_of(config))(population))
+    np.testing.assert_array_equal(lookup, make_player(general, rl.game_of(config))(population))
     ce.set_flat_weights(model, population[2])
     expected = rl.play_variant(ce.greedy(model), *ce.start_states(), fall_every=3, action_repeat=2)
     np.testing.assert_array_equal(lookup[2], np.asarray(expected))
@@ -217,7 +218,7 @@ def test_reinforce_learns_a_long_game(tmp_path):
     result = rl.train_reinforce(config, measured, progress=lambda history, done: None)
     assert result.status == "solved" and measured.solved_at <= 64_000  # from the ES's initial weights: 22/80
     assert result.history[0]["catch_rate"] < 0.5
-    assert ce.count_catches(ce.make_player(result.model, rl.game_of(config))(ce.flatten_weights(result.model)[None])[0]) \
+    assert ce.count_catches(make_player(result.model, rl.game_of(config))(ce.flatten_weights(result.model)[None])[0]) \
         == measured.last[1]  # the network returned is the one last measured
 
 

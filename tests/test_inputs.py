@@ -50,8 +50,7 @@ def test_the_largest_valid_seed_trains():
     assert len(result.history) == 2
 
 
-@pytest.mark.parametrize("args", [["--hidden-units", "10000000"], ["--population-size", "100000000"],
-                                  ["--max-population-size", "100000000"]])
+@pytest.mark.parametrize("args", [["--hidden-units", "10000000"], ["--population-size", "100000000"]])
 def test_a_run_too_big_for_this_machines_memory_is_refused_before_it_starts(tmp_path, monkeypatch, capsys, args):
     monkeypatch.chdir(tmp_path)
     line = refused(capsys, args, tmp_path)

@@ -1,5 +1,6 @@
 """Plateaus: detected from theta's exact catch rate, acted on by a fresh, seeded start with a bigger population."""
 import csv
+import sys
 
 import numpy as np
 
@@ -108,3 +109,8 @@ def test_a_seed_that_stalled_at_64_of_80_for_1000_generations_now_catches_every_
     result = ce.train(ce.Config(seed=18), ce.Hooks(progress=quiet))
     assert result.status == "solved"
     assert ce.count_catches(ce.play(ce.greedy(result.model), *ce.start_states())) == 80
+
+
+def test_populations_grow_in_whole_batches_and_a_huge_generation_limit_costs_nothing():
+    assert ce.population_of(ce.Config(population_size=60, max_population_size=1000), 5) == 960  # 16 batches of 60
+    assert ce.population_of(ce.Config(generations=sys.maxsize), sys.maxsize) == 1600

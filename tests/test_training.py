@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import catch_es as ce
+from scale_out import make_player
 
 def eager_rewards(model, flat):
     """Play the 80 games one step at a time with the model's own weights: no compiled code."""
@@ -25,7 +26,7 @@ def test_compiled_population_player_agrees_with_step_by_step_play():
     keras.utils.set_random_seed(0)
     model = ce.build_policy(16)
     population = ce.flatten_weights(model) + np.random.default_rng(0).normal(0, 0.5, (4, 100 * 16 + 16 + 16 * 3 + 3))
-    rewards = ce.make_player(model)(population.astype("float32"))
+    rewards = make_player(model)(population.astype("float32"))
     assert rewards.shape == (4, 80)
     for candidate, flat in enumerate(population.astype("float32")):
         np.testing.assert_array_equal(rewards[candidate], eager_rewards(model, flat))
@@ -34,7 +35,7 @@ def test_compiled_population_player_agrees_with_step_by_step_play():
 def test_any_small_keras_model_can_be_evolved():
     model = keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, activation="tanh"),
                               keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
-    rewards = ce.make_player(model)(np.stack([ce.flatten_weights(model)] * 2))
+    rewards = make_player(model)(np.stack([ce.flatten_weights(model)] * 2))
     np.testing.assert_array_equal(rewards[0], eager_rewards(model, ce.flatten_weights(model)))
 
 
@@ -59,7 +60,7 @@ def test_both_roads_of_the_player_agree_with_step_by_step_play(build, lookup, mo
     monkeypatch.setattr(ce.tf, "gather", lambda *args, **kwargs: gathered.append(1) or tf_gather(*args, **kwargs))
     flat = ce.flatten_weights(model)
     population = (flat + np.random.default_rng(1).normal(0, 0.5, (3, flat.size))).astype("float32")
-    rewards = ce.make_player(model)(population)
+    rewards = make_player(model)(population)
     assert bool(gathered) == lookup
     for candidate, weights in enumerate(population):
         np.testing.assert_array_equal(rewards[candidate], eager_rewards(model, weights))
