@@ -248,8 +248,9 @@ refinement works comes after the code):
 * **Weight decay:** Adam makes even a noisy estimate a full-size step, so the weights grow
   until noise of size `sigma` changes no action; Adam's decoupled weight decay shrinks them
   by `learning_rate · weight_decay` of themselves each step.
-* **Batches:** a population may be several batches of `batch` candidates; `estimate` ranks
-  each batch on its own, and `step` moves by the mean of their estimates (why: a restart, below).
+* **Batches:** a population may be several batches of `batch` candidates; `tell` ranks each
+  batch on its own and steps by the mean of their estimates, which is still
+  `sum_i A_i n_i / (P · sigma)`, with ranks `A` taken within each batch (why: a restart, below).
 
 All the next generations depend on, besides the seed, is a `State`: theta, the generation, Adam's.
 """
