@@ -248,11 +248,15 @@ refinement works comes after the code):
 * **Weight decay:** Adam makes even a noisy estimate a full-size step, so the weights grow
   until noise of size `sigma` changes no action; Adam's decoupled weight decay shrinks them
   by `learning_rate · weight_decay` of themselves each step.
-* **Batches:** a population may be several batches of `batch` candidates; `tell` ranks each
-  batch on its own and steps by the mean of their estimates, which is still
-  `sum_i A_i n_i / (P · sigma)`, with ranks `A` taken within each batch (why: a restart, below).
+* **Batches:** a compiled program has fixed shapes, so a bigger population (a restart, below)
+  is played as more batches of the first one's size, `batch`; `tell` ranks each batch on its
+  own and steps by the mean of their estimates: `sum_i A_i n_i / (P · sigma)` with ranks `A`
+  taken within each batch, a coarser shaping than one ranking of all `P`, as steady on average.
 
-All the next generations depend on, besides the seed, is a `State`: theta, the generation, Adam's.
+All the next generations depend on, besides the seed and the population, is a `State`: theta,
+the generation, Adam's. The offsets are drawn for the `largest` population the strategy will
+play, so that their shape, and so the program, never changes; a pair's offset is the same
+whatever that length.
 """
 
 # %%
@@ -305,7 +309,7 @@ class EvolutionStrategy:
         starts = tf.random.stateless_uniform([self.largest // 2], self.key, 0, self.table.shape[0] - size + 1, tf.int32)
         return ops.take(self.table, ops.slice(starts, [first], [count])[:, None] + ops.arange(size))
 
-    def ask(self, first=0, count=None):  # candidates theta + sigma·n and theta - sigma·n, pair by pair: +n0, -n0, ...
+    def ask(self, first=0, count=None):  # 2·count candidates theta ± sigma·n, pairs from `first`: +n0, -n0, ...
         noise = self.noise(first, count)
         candidates = ops.stack([self.variable + self.sigma * noise, self.variable - self.sigma * noise], axis=1)
         return plain(ops.reshape(candidates, (-1, noise.shape[-1])))
@@ -350,9 +354,10 @@ Write the mean as an integral over the candidates `x = theta + sigma·n`: only t
     grad J(theta) = E[ F(theta + sigma·n) · n ] / sigma
 
 the blog's `R · n`. Averaged over `P` candidates the estimate is `sum_i R_i n_i / (P · sigma)`:
-the `1 / (P · sigma)` in `tell`. `sigma` is the smoothing radius: a wide cloud feels slopes
-from afar but climbs a blurred `F` (whose top may lie elsewhere); a narrow one climbs `F`
-itself, until no candidate's action differs, every `R_i` is the same and the estimate is zero.
+the `1 / (P · sigma)` in `tell` (there: `1 / (batch · sigma)` per batch, then the batches'
+mean). `sigma` is the smoothing radius: a wide cloud feels slopes from afar but climbs a
+blurred `F` (whose top may lie elsewhere); a narrow one climbs `F` itself, until no
+candidate's action differs, every `R_i` is the same and the estimate is zero.
 
 * **Mirrored pairs** are antithetic sampling: pair `k` adds
   `(F(theta + sigma·n) - F(theta - sigma·n)) · n`; in a Taylor expansion around `theta` (of a
@@ -445,7 +450,7 @@ at 72); with them, every seed catches every fruit (the README: figures and comma
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = 0  # seeds the network's initial weights and all the noise
-    population_size: int = 100  # noisy copies of the network per generation (even: mirrored pairs)
+    population_size: int = 100  # noisy copies of the network per generation (even: mirrored pairs), and the batch
     sigma: float = 0.1  # standard deviation of the noise added to the weights
     learning_rate: float = 0.05  # Adam's step size
     weight_decay: float = 0.3  # shrinks the weights a little each step, so that the noise keeps mattering
@@ -459,6 +464,7 @@ class Config:
 
 def population_of(config, restarts):  # population_growth**restarts times the first, in whole batches, up to the cap
     batches = max(1, config.max_population_size // config.population_size)  # the most it may reach
+    # (min(restarts, ...): growth**restarts is past the cap long before; a huge restarts count costs nothing)
     return config.population_size * min(config.population_growth ** min(restarts, batches.bit_length()), batches)
 
 
@@ -469,6 +475,7 @@ def new_strategy(config, restarts=0, generation=0, strategies=STRATEGIES, state=
     # Fresh weights and a fresh Adam (or `state`), loaded into the strategy kept in `strategies` for these settings.
     seed = config.seed if restarts == 0 else int(np.random.SeedSequence([config.seed, restarts]).generate_state(1)[0])
     keras.utils.set_random_seed(seed)  # the initial weights
+    # No run restarts more than `generations` times: its biggest population.
     model, largest = build_policy(config.hidden_units), population_of(config, config.generations)
     settings = (config.hidden_units, config.population_size, largest, config.sigma, config.learning_rate,
                 config.weight_decay)  # all that shapes its compiled generation: not the seed, not the population
@@ -486,9 +493,11 @@ def new_strategy(config, restarts=0, generation=0, strategies=STRATEGIES, state=
 ## Training
 
 The loop of the introduction's third line: ask for candidates, play their games, tell the strategy
-how each did, as **one compiled call** (`play_here`), looping over the population's batches
-inside it (`ops.fori_loop` again, so that their number is a value, not a new program), and
-kept in `PLAYERS` for the next run in the same process. `theta` and Adam's state stay in
+how each did, as **one compiled call** (built by `play_here`), looping over the population's
+batches inside it (`ops.fori_loop` again, so that their number is a value, not a new program;
+theta replays beside each batch, its games counted once). `tf.function` keeps one trace per
+strategy object, so `STRATEGIES` keeps the objects and `PLAYERS` their compiled generations:
+a restart, or a second run in the same process, compiles nothing. `theta` and Adam's state stay in
 TensorFlow's variables between calls, and `theta` plays beside its candidates, so each
 generation also measures its exact catch rate; it returns the state from before its step, so
 that once a run is done the step can be taken back and the network kept is the one measured.
@@ -608,7 +617,7 @@ def train(config, hooks=Hooks()):  # ask, play, tell, record, restart: until sol
     history, status = list(history), "limit"
     progress = hooks.progress or Progress(config)
     model, strategy = new_strategy(config, restarts_before(history), state=state)
-    play_generation = hooks.play or PLAYERS.setdefault(strategy, play_here(model))
+    play_generation = hooks.play or PLAYERS.setdefault(strategy, play_here(model))  # (play_here only builds)
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     for generation in range(strategy.generation, config.generations):
         if hooks.keep_going and not hooks.keep_going(strategy, history):
@@ -809,12 +818,10 @@ def save_run(result, folder, config, pictures=True):
 """
 ## Compiled once per machine
 
-TensorFlow can keep what XLA compiled on disk and load it in the next run (the flag
-`--tf_xla_persistent_cache_directory` of `TF_XLA_FLAGS`). A program compiled for one CPU
-must never run on another, so the folder is named for this CPU and these versions
-(`~/.cache/catch_es/<fingerprint>/`, or under `$XDG_CACHE_HOME`). TensorFlow fails a run on
-a damaged file rather than compiling again, so a file whose digest is not the one recorded
-when it was whole is removed first. `CATCH_ES_CACHE=off` turns it off.
+TensorFlow keeps what XLA compiled on disk for the next run (`TF_XLA_FLAGS`), in a folder
+named for this CPU and these versions, `~/.cache/catch_es/<fingerprint>/`: a program compiled
+for one CPU must never run on another. TensorFlow fails a run on a damaged file rather than
+compile again, so a file unlike its digest when whole goes first. `CATCH_ES_CACHE=off`: none.
 """
 
 
@@ -824,12 +831,14 @@ def digests(folder):  # each compiled program's file in `folder`, and the SHA-25
 
 
 def use_compile_cache(environ=os.environ):  # TensorFlow's compile cache in this machine's folder: it, or None (off)
-    if environ.get("CATCH_ES_CACHE") == "off" or "persistent_cache" in environ.get("TF_XLA_FLAGS", ""):
-        return None  # turned off, or the user's own
     cpu = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else platform.processor()
     features = [line for line in cpu.splitlines() if line.startswith(("model name", "flags"))][:2] or cpu
     name = hashlib.sha256(repr([features, platform.machine(), tf.__version__, keras.__version__]).encode()).hexdigest()
     folder = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "catch_es" / name[:16]
+    ours = f"--tf_xla_persistent_cache_directory={folder}"
+    flags = environ.get("TF_XLA_FLAGS", "").replace(ours, "").strip()  # (a process started by ours inherits it)
+    if environ.get("CATCH_ES_CACHE") == "off" or "persistent_cache" in flags:
+        return None  # turned off, or the user's own
     try:
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(folder / "writable", lambda path: path.write_text(""))  # else TensorFlow fails the run
@@ -838,7 +847,7 @@ def use_compile_cache(environ=os.environ):  # TensorFlow's compile cache in this
             (folder / name).unlink()  # damaged, foreign, or never known whole: TensorFlow would fail on it
     except (OSError, ValueError):  # no folder we can use, or a damaged digests.json: compile as if there were none
         return None
-    environ["TF_XLA_FLAGS"] = f"{environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={folder}"
+    environ["TF_XLA_FLAGS"] = f"{flags} {ours}".strip()
     return folder
 
 

@@ -36,7 +36,8 @@ def test_the_cache_folder_is_named_for_this_machine_and_a_users_own_flag_or_the_
     environ = {"XDG_CACHE_HOME": str(tmp_path)}
     folder = ce.use_compile_cache(environ)
     assert folder.parent == tmp_path / "catch_es" and len(folder.name) == 16  # a fingerprint of CPU and versions
-    assert environ["TF_XLA_FLAGS"].endswith(f"--tf_xla_persistent_cache_directory={folder}")
+    assert environ["TF_XLA_FLAGS"] == f"--tf_xla_persistent_cache_directory={folder}"
+    assert ce.use_compile_cache(environ) == folder and environ["TF_XLA_FLAGS"].count(str(folder)) == 1  # inherited
     assert ce.use_compile_cache({"XDG_CACHE_HOME": str(tmp_path), "CATCH_ES_CACHE": "off"}) is None
     own = {"XDG_CACHE_HOME": str(tmp_path), "TF_XLA_FLAGS": "--tf_xla_persistent_cache_directory=/mine"}
     assert ce.use_compile_cache(own) is None and own["TF_XLA_FLAGS"] == "--tf_xla_persistent_cache_directory=/mine"
