@@ -679,8 +679,8 @@ sample efficiency. The rules, chosen so that they favour neither learner:
 * **One rule of measurement** (above): the greedy policy's exact catch rate after every 8,000
   training games for both; solved is the first of those at 80/80 (or the game's best), and each
   run says whether it held for the next three ("sustained").
-* **Compiling is not timed.** Each game's players, for every population a restart can reach,
-  and REINFORCE's block of updates are compiled before the first seed.
+* **Compiling is not timed.** Each game's ES generation (one program for every population a
+  restart can reach) and REINFORCE's block of updates are compiled before the first seed.
 * **Equal, declared tuning, on other seeds** (`python es_vs_rl.py tune`, below).
 * **The ES with and without restarts**, both rows shown, so that "the same initial weights" is
   true of the row without them. Only the ES gets restarts.
