@@ -227,7 +227,6 @@ def starts_for(candidates):
     return [np.tile(states, (candidates, 1)) for states in start_states()]
 
 
-
 # %% [markdown]
 """
 ## The evolution strategy
@@ -617,7 +616,7 @@ def train(config, hooks=Hooks()):  # ask, play, tell, record, restart: until sol
     history, status = list(history), "limit"
     progress = hooks.progress or Progress(config)
     model, strategy = new_strategy(config, restarts_before(history), state=state)
-    play_generation = hooks.play or PLAYERS.setdefault(strategy, play_here(model))  # (play_here only builds)
+    play_generation = hooks.play or PLAYERS.get(strategy) or PLAYERS.setdefault(strategy, play_here(model))
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     for generation in range(strategy.generation, config.generations):
         if hooks.keep_going and not hooks.keep_going(strategy, history):
@@ -805,7 +804,7 @@ def save_history(history, path):  # one row per generation, as CSV
 
 
 # %%
-def save_run(result, folder, config, pictures=True):
+def save_run(result, folder, pictures=True):
     write_atomically(folder / "policy.keras", result.model.save)
     if result.history:  # empty only if stopped before its first generation
         save_history(result.history, folder / "history.csv")
@@ -1098,7 +1097,7 @@ def main(argv=None, play_on=None, prog=PROG):
             if result.status != "stopped":  # (a stopped run saved its checkpoint as it stopped)
                 save_checkpoint(folder, config, result.state, result.history)  # resuming replays the last generation
                 print(outcome(result, config))  # the pictures take a second: the result comes first
-            save_run(result, folder, config, pictures=result.status != "stopped")
+            save_run(result, folder, pictures=result.status != "stopped")
             if cache:  # what it compiled, whole, for the next run to load
                 write_atomically(cache / "digests.json", lambda path: path.write_text(json.dumps(digests(cache))))
         except FloatingPointError as error:

@@ -253,7 +253,8 @@ class RayPlayers:
 
         self.ray, self.say = connect_ray(workers, address, [ce, scale_out]), say
         self.remote = self.ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(scale_out.ShardPlayer)
-        self.arguments = config.seed, config.sigma, config.hidden_units, game, ce.population_of(config, config.generations)
+        largest = ce.population_of(config, config.generations)  # the noise's stream is drawn for it, as the driver's
+        self.arguments = config.seed, config.sigma, config.hidden_units, game, largest
         self.actors = [self.remote.remote(*self.arguments) for _ in range(workers)]
         self.sent = self.received = self.generations = 0  # serialized bytes, all generations together
         # Compiled as play_here compiles its generation: traced once per strategy, which new_strategy keeps.
@@ -380,7 +381,7 @@ def measure_costs(config, game=ce.play, workers=(1, 2), repeats=5, trips=30):
     """What the model needs, timed here (seconds), and a whole generation on each number of `workers` to check it."""
     model, strategy = ce.new_strategy(config)
     theta, pairs = strategy.theta, config.population_size // 2
-    worker = ShardPlayer(config.seed, config.sigma, config.hidden_units, game, ce.population_of(config, config.generations))
+    worker = ShardPlayer(config.seed, config.sigma, config.hidden_units, game, strategy.largest)
     generation = strategy.generation
     one, all_ = (median_seconds(lambda k=k: worker.play(theta, generation, range(k)), repeats) for k in (1, pairs))
     here = ce.play_here(model, game)

@@ -83,7 +83,8 @@ def pieces(repeats):
     _, strategy = ce.new_strategy(config)
     inputs = keras.Input((100,))  # the same network as a functional model: the player runs it whole on the board
     whole = keras.Model(inputs, model.layers[1](model.layers[0](inputs)))
-    lookup, general, unrolled_player = scale_out.make_player(model), scale_out.make_player(whole), scale_out.make_player(model, unrolled(1))
+    lookup, general = scale_out.make_player(model), scale_out.make_player(whole)
+    unrolled_player = scale_out.make_player(model, unrolled(1))
     population = np.vstack([theta, np.asarray(strategy.ask())])
     ask, tell = (ce.tf.function(method, jit_compile=True) for method in (strategy.ask, strategy.tell))
     noise = ce.tf.function(strategy.noise, jit_compile=True)
@@ -350,6 +351,12 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
           f"{slowest / statistics.median(sides['evosax']['generation']):.3f}")
     print("  each restart's gap in our histories, in median generations: "
           + (", ".join(f"seed {seed} {cost:.1f}" for seed, cost in restarts) or "no restarts"))
+    peak, flop = machine_peak(), flop_per_generation()
+    for name, side in (("catch_es.py", sides["ours"]), ("evosax (a dense first layer: 20x the arithmetic)",
+                                                        sides["evosax"])):
+        share = flop / statistics.median(side["generation"]) / peak
+        print(f"  machine's ceiling: {flop / 1e6:.0f} MFLOP a generation at {peak / 1e9:.0f} GFLOP/s (a 2048^2 "
+              f"matrix product) = {flop / peak * 1000:.2f} ms; {name} reaches {share:.1%} of it")
 
 
 def main():

@@ -91,7 +91,7 @@ def test_play_reports_the_catch_rate_training_ended_with(tiny_run, capsys):
 
 def test_a_saved_policy_plays_identically_when_loaded(tmp_path):
     result = ce.train(ce.Config(generations=3, population_size=10), ce.Hooks(progress=lambda history, done: None))
-    ce.save_run(result, tmp_path, ce.RunConfig())
+    ce.save_run(result, tmp_path)
     loaded = keras.models.load_model(tmp_path / "policy.keras")
     np.testing.assert_array_equal(ce.flatten_weights(loaded), ce.flatten_weights(result.model))
     starts = ce.start_states()
