@@ -247,7 +247,9 @@ def describe_winnable(fall_every, action_repeat, slack=True, node_limit=1_000_00
 
 Each learner is judged by the exact catch rate of its greedy policy, measured after the same
 numbers of training games: the first measurement at or after every multiple of `CADENCE`
-(8,000 games: one ES generation at population 100, a hundred REINFORCE updates of 80 games).
+(2,000 games: one generation of the tuned ES, 100 candidates of 20 start states each, and 25
+REINFORCE updates of 80 games; an ES that plays all 80 start states is measured at every
+generation).
 The games that measure count for neither. A learner has solved its game at the first such
 measurement at 80/80 (or at the best its game allows) within the budget of training games;
 it then trains on for `HOLD` more measurements, past the budget if need be, and the run
@@ -256,7 +258,7 @@ records whether 80/80 held at all of them ("sustained").
 
 
 # %%
-CADENCE = 8_000  # training games between two measurements that count, for every learner
+CADENCE = 2_000  # training games between two measurements that count, for every learner
 HOLD = 3  # measurements watched after the first at 80/80: "sustained" if 80/80 held at all of them
 
 
@@ -316,21 +318,36 @@ actions, exactly, by carrying each game's probability of every basket position f
 
 
 # %%
-def dense_scores(layers, weights, lit):
-    """The scores of a stack of Dense layers for `runs` networks at once, boards given by their lit cells.
+BOARDS = ce.GRID_SIZE * ce.GRID_SIZE * (ce.GRID_SIZE - 2)  # a board: a fruit cell (100) and a basket centre (8)
+BASKET_CELLS = np.array([[cell == (ce.GRID_SIZE - 1) * ce.GRID_SIZE + centre + offset for cell in range(
+    ce.GRID_SIZE * ce.GRID_SIZE) for offset in (-1, 0, 1)] for centre in range(1, ce.GRID_SIZE - 1)], "float32"
+                        ).reshape(ce.GRID_SIZE - 2, ce.GRID_SIZE * ce.GRID_SIZE, 3).sum(axis=-1)  # (8, 100)
 
-    weights: each layer's kernel and bias with a leading axis of runs; lit: (runs, boards, 4). The first
-    layer's `board @ kernel` is a lookup of the kernel's rows at the lit cells, as in catch_es."""
+
+def board_of(state):
+    """Each game's board as a number, 0 to 799: fruit cell times 8, plus the basket centre minus 1."""
+    return (state.fruit_row * ce.GRID_SIZE + state.fruit_column) * (ce.GRID_SIZE - 2) + state.basket_centre - 1
+
+
+def board_scores(layers, weights):
+    """The scores of a stack of Dense layers on every one of the 800 boards, for `runs` networks at once:
+    (runs, 800, 3), row `board_of(state)` for a game in `state`.
+
+    weights: each layer's kernel and bias with a leading axis of runs. The first layer's `board @ kernel` is
+    the kernel's row at the fruit's cell plus its three rows at the basket's cells (catch_es's lookup), so on
+    every board at once it is a sum of two tables, (100 fruit cells, 1) + (1, 8 basket centres)."""
     kernel, bias, *rest = weights
-    hidden = layers[0].activation(ops.sum(tf.gather(kernel, lit, batch_dims=1), axis=-2) + bias[:, None])
-    for layer, (kernel, bias) in zip(layers[1:], zip(rest[0::2], rest[1::2])):
-        hidden = layer.activation(ops.einsum("rbh,rho->rbo", hidden, kernel) + bias[:, None])
-    return hidden
+    basket = ops.einsum("cf,rfh->rch", BASKET_CELLS, kernel)  # the three basket rows of each centre, summed
+    hidden = kernel[:, :, None, :] + basket[:, None, :, :] + bias[:, None, None, :]  # (runs, 100, 8, hidden)
+    hidden = layers[0].activation(ops.reshape(hidden, (kernel.shape[0], BOARDS, -1)))
+    for layer, (kernel, bias) in zip(layers[1:], zip(rest[0::2], rest[1::2])):  # (a product summed by hand:
+        hidden = layer.activation(ops.sum(hidden[..., None] * kernel[:, None], axis=-2) + bias[:, None])  # XLA's
+    return hidden  # batched matrix product with 3 columns, and its gradient, took 3 times as long, measured)
 
 
-def gumbel(key, shape):
-    """Gumbel noise from a (seed, number) key: argmax(scores + noise) samples the softmax of the scores."""
-    return -ops.log(-ops.log(tf.random.stateless_uniform(shape, key, np.finfo("float32").tiny, 1.0)))
+def uniforms(key, shape):
+    """Uniform numbers in [0, 1) from a (seed, number) key: one per decision of every game."""
+    return tf.random.stateless_uniform(shape, key)
 
 
 # %%
@@ -338,57 +355,68 @@ def reinforce_gradient(layers, config, games_per_start, runs=1):
     """REINFORCE's gradient for `runs` independent networks, each from `games_per_start` sampled games of
     each start state of the run's game.
 
-    The returned function maps the networks' weights (as `dense_scores` takes them) and Gumbel noise,
-    (steps, runs, games, 3), to the gradients and the games' rewards (runs, games); it is meant to be
-    traced inside a compiled function. It plays the games first, each decision `argmax(scores + noise)`
-    (the Gumbel-max trick: a draw from the softmax of the scores), and only then scores every decision
-    at once under the tape: the same log-probabilities as a tape around the whole game, one batched
-    backward pass instead of one per step. The runs share nothing but the compiled call: each one's
-    loss depends on its own weights only, so its gradient is the one it would get alone.
+    The returned function maps the networks' weights (as `board_scores` takes them) and uniform numbers,
+    (steps, runs, games), to the gradients and the games' rewards (runs, games); it is meant to be traced
+    inside a compiled function. It scores the 800 boards once, then plays the games by looking their boards
+    up, each decision sampled from the softmax of the scores (the action is how many of the first two
+    cumulative probabilities its uniform number passes). The loss is the same sum of R · log p over the
+    decisions taken, grouped by board and action: `counts[board, action]` is the sum of the returns of the
+    decisions that took that action there, so one backward pass over the 800 boards gives the gradient a
+    tape around every step would. The runs share nothing but the compiled call: each one's loss depends on
+    its own weights only, so its gradient is the one it would get alone.
     """
     fruit_columns, basket_centres = (np.tile(states, (runs, games_per_start)) for states in ce.start_states())
     steps, games = ce.GAME_LENGTH * config.fall_every, fruit_columns.shape[1]
     decisions = np.flatnonzero(np.arange(steps) % config.action_repeat == 0)  # a repeated action has no log p
+    first = (np.arange(runs) * BOARDS)[None, :, None]  # each run's own rows of counts
 
-    def gradient(weights, noise):
+    def gradient(weights, uniform):
         weights = [ops.convert_to_tensor(getattr(w, "value", w)) for w in weights]  # tensors the tape can watch
+        odds = ops.cumsum(ops.softmax(board_scores(layers, weights)), axis=-1)[..., :2]  # (runs, 800, 2)
 
-        def one_step(t, state, actions, boards, taken, reward):  # play_variant's step, sampling the actions
+        def one_step(t, state, actions, boards, reward):  # play_variant's step, sampling the actions
             state = ce.CatchState(*state)
-            sampled = tf.argmax(dense_scores(layers, weights, ce.lit_cells(state)) + noise[t], -1, "int32")
+            board = board_of(state)
+            sampled = ops.sum(ops.cast(uniform[t][..., None] >= tf.gather(odds, board, batch_dims=1), "int32"), -1)
             actions = ops.where(t % config.action_repeat == 0, sampled, actions)
-            boards = ops.slice_update(boards, [t, 0, 0, 0], ce.lit_cells(state)[None])
-            taken = ops.slice_update(taken, [t, 0, 0], actions[None])
+            boards = ops.slice_update(boards, [t, 0, 0], (board * len(ce.ACTIONS) + actions)[None])
             state, reward = step_variant(state, actions, t, config.fall_every, config.slack)
-            return t + 1, tuple(state), actions, boards, taken, reward
+            return t + 1, tuple(state), actions, boards, reward
 
         start = (0, tuple(ce.reset(fruit_columns, basket_centres)), ops.ones_like(basket_centres),
-                 ops.zeros((steps, runs, games, 4), "int32"), ops.zeros((steps, runs, games), "int32"),
-                 ops.zeros((runs, games)))
-        *_, boards, taken, reward = ops.while_loop(lambda t, *_: t < steps, one_step, start, maximum_iterations=steps)
-        boards = ops.reshape(ops.transpose(ops.take(boards, decisions, axis=0), (1, 0, 2, 3)), (runs, -1, 4))
-        taken = ops.reshape(ops.transpose(ops.take(taken, decisions, axis=0), (1, 0, 2)), (runs, len(decisions), games))
+                 ops.zeros((steps, runs, games), "int32"), ops.zeros((runs, games)))
+        *_, taken, reward = ops.while_loop(lambda t, *_: t < steps, one_step, start, maximum_iterations=steps)
+        taken = ops.reshape(ops.take(taken, decisions, axis=0) + first * len(ce.ACTIONS), [-1])  # board·3 + action
+        # R · grad log p, with the mean return as baseline: each decision's weight is its game's return.
+        returns = reward - ops.mean(reward, axis=1, keepdims=True)
+        returns = ops.broadcast_to(returns[None], (len(decisions), runs, games))
+        counts = tf.math.unsorted_segment_sum(ops.reshape(returns, [-1]), taken, runs * BOARDS * len(ce.ACTIONS))
+        visits = tf.math.unsorted_segment_sum(ops.ones_like(taken, "float32"), taken // len(ce.ACTIONS), runs * BOARDS)
+        counts, visits = ops.reshape(counts, (runs, BOARDS, -1)), ops.reshape(visits, (runs, BOARDS))
         with tf.GradientTape() as tape:
             tape.watch(weights)
-            log_p = ops.reshape(ops.log_softmax(dense_scores(layers, weights, boards)), (runs, len(decisions), games, -1))
-            chosen = ops.sum(ops.sum(log_p * ops.one_hot(taken, len(ce.ACTIONS)), axis=-1), axis=1)  # (runs, games)
-            # R · grad log p, with the mean return as baseline. Keras minimises, hence the minus; each
-            # run's loss is its own mean over its games, and their sum has each run's gradient as its part.
-            loss = -ops.sum(ops.mean((reward - ops.mean(reward, axis=1, keepdims=True)) * chosen, axis=1))
-            entropy = ops.mean(-ops.sum(ops.exp(log_p) * log_p, axis=-1), axis=(1, 2))  # per decision
-            loss -= config.reinforce_entropy * ops.sum(entropy)
+            log_p = ops.log_softmax(board_scores(layers, weights))
+            # Keras minimises, hence the minus; each run's loss is its mean over its games, and their sum has each
+            # run's gradient as its part. The entropy: its mean over the decisions taken, visits per board.
+            loss = -ops.sum(counts * log_p) / games
+            entropy = ops.sum(visits * -ops.sum(ops.exp(log_p) * log_p, axis=-1)) / (len(decisions) * games)
+            loss -= config.reinforce_entropy * entropy
         return tape.gradient(loss, weights), reward
 
     return gradient
 
 
 # %%
+BLOCKS_PER_CALL = 4  # measurements (and the updates after each) in one compiled call of REINFORCE's
+
+
 class Reinforce:
     """REINFORCE's networks, Adam and compiled training for one game, for `runs` seeds at once.
 
-    `start(seeds)` readies them; `block(seeds, number)` is one compiled call: the exact greedy catch
-    rate of each network as it is, then as many updates as make CADENCE training games (100 at 80
-    games an update), each run's noise keyed by its own seed and update.
+    `start(seeds)` readies them; `blocks(seeds, number)` is one compiled call of BLOCKS_PER_CALL blocks,
+    numbered on from `number` times that: a block is the exact greedy catch rate of each network as it is,
+    then as many updates as make CADENCE training games (25 at 80 games an update), each run's random
+    numbers keyed by its own seed and update. (One block a call spent a fifth of its time between calls.)
     """
 
     def __init__(self, config, runs=1):
@@ -405,19 +433,28 @@ class Reinforce:
         measure, self.starts = ce.population_games(self.model, game_of(config)), ce.starts_for(runs)
 
         @tf.function(jit_compile=True, autograph=False)
-        def block(seeds, number, *starts):  # -> the catches of the networks before, each update's mean reward
-            rewards = measure(self.flat(), *starts)
+        def call(seeds, number, *starts):  # -> per block: the networks before it, their catches, each update's reward
 
-            def one_update(u, means):
-                noise = ops.stack([gumbel(ops.stack([seeds[run], number * self.updates + u]),
-                                          (steps, games, len(ce.ACTIONS))) for run in range(runs)], axis=1)
-                gradients, reward = gradient(self.weights, noise)
-                self.optimizer.apply(gradients, self.weights)
-                return ops.slice_update(means, [0, u], ops.mean(reward, axis=1)[:, None])
+            def one_block(b, found):
+                weights, catches, means = found
+                block = number * BLOCKS_PER_CALL + b
+                weights = ops.slice_update(weights, [b, 0, 0], self.flat()[None])
+                catches = ops.slice_update(catches, [b, 0, 0], measure(self.flat(), *starts)[None])
 
-            return rewards, ops.fori_loop(0, self.updates, one_update, ops.zeros((runs, self.updates)))
+                def one_update(u, means):
+                    uniform = ops.stack([uniforms(ops.stack([seeds[run], block * self.updates + u]), (steps, games))
+                                         for run in range(runs)], axis=1)
+                    gradients, reward = gradient(self.weights, uniform)
+                    self.optimizer.apply(gradients, self.weights)
+                    return ops.slice_update(means, [b, 0, u], ops.mean(reward, axis=1)[None, :, None])
 
-        self.block = lambda seeds, number: [a.numpy() for a in block(
+                return weights, catches, ops.fori_loop(0, self.updates, one_update, means)
+
+            return ops.fori_loop(0, BLOCKS_PER_CALL, one_block, (
+                ops.zeros((BLOCKS_PER_CALL, runs, self.flat().shape[1])), ops.zeros((BLOCKS_PER_CALL, runs, ce.FRUITS)),
+                ops.zeros((BLOCKS_PER_CALL, runs, self.updates))))
+
+        self.blocks = lambda seeds, number: [a.numpy() for a in call(
             np.asarray(seeds, "int32"), np.int32(number), *self.starts)]
 
     def flat(self):
@@ -473,21 +510,23 @@ def reinforce_runs(config, seeds, measured, learner=None, watch=None, progress=N
     learner.start(seeds)
     histories, kept, start = [[] for _ in seeds], [None] * len(seeds), time.perf_counter()
     for number in itertools.count():
-        weights = np.asarray(learner.flat())
-        own, means = learner.block(seeds, number)
-        for run, (seed, measurements, history) in enumerate(zip(seeds, measured, histories)):
-            if measurements.done:
-                continue
-            catches, games = ce.count_catches(own[run]), number * learner.games_per_block
-            if measurements.see(games, catches) and watch:
-                watch(seed, catches, weights[run])
-            kept[run] = weights[run]
-            history.append(dict(generation=number * learner.updates, mean_reward=round(float(means[run, 0]), 6),
-                                min_reward=float(means[run].min()), max_reward=float(means[run].max()),
-                                catch_rate=catches / ce.FRUITS, games=games,
-                                seconds=round(time.perf_counter() - start, 4)))
-            if progress:
-                progress(history, measurements.done)
+        weights, own, means = learner.blocks(seeds, number)
+        for block in range(BLOCKS_PER_CALL):
+            for run, (seed, measurements, history) in enumerate(zip(seeds, measured, histories)):
+                if measurements.done:
+                    continue
+                done = number * BLOCKS_PER_CALL + block
+                catches, games = ce.count_catches(own[block, run]), done * learner.games_per_block
+                if measurements.see(games, catches) and watch:
+                    watch(seed, catches, weights[block, run])
+                kept[run] = weights[block, run]
+                mine = means[block, run]
+                history.append(dict(generation=done * learner.updates, mean_reward=round(float(mine[0]), 6),
+                                    min_reward=float(mine.min()), max_reward=float(mine.max()),
+                                    catch_rate=catches / ce.FRUITS, games=games,
+                                    seconds=round(time.perf_counter() - start, 4)))
+                if progress:
+                    progress(history, measurements.done)
         if all(measurements.done for measurements in measured):
             break
     results = []
@@ -710,7 +749,8 @@ LEARNERS = ("ES", "ES, no restarts", "REINFORCE")
 TUNED = {"ES": {"sigma": 0.05, "learning_rate": 0.02, "population_size": 100, "es_starts": 20},
          "REINFORCE": {"reinforce_learning_rate": 0.003, "reinforce_games_per_start": 1, "reinforce_entropy": 0.0},
          }  # the settings the claims use: each learner's winner of `tune` (benchmarks/claims/tune.csv; a test checks)
-ESTIMATORS = ("ES, centred ranks", "ES, raw", "REINFORCE", "REINFORCE, no entropy")
+ENTROPY_ON = 0.01  # the entropy bonus REINFORCE's gradient noise is also measured with (the tuned one may be 0)
+ESTIMATORS = ("ES, centred ranks", "ES, raw", "REINFORCE, no entropy", f"REINFORCE, entropy {ENTROPY_ON}")
 FIRST_SEED = 1000  # the claims' seeds: 1000, 1001, ...; tuning uses TUNE_SEED on
 
 
@@ -852,7 +892,7 @@ class Game:
         model = ce.build_policy(config.hidden_units)
         self.learner = Reinforce(config)
         self.learner.start([0])
-        self.learner.block([0], 0)  # compile it now
+        self.learner.blocks([0], 0)  # compile it now
         self.play_generation = es_player(config)
         self.play_generation(ce.new_strategy(config)[1])  # compiled now: any population
         self.estimators = snr and self.gradient_estimators(model)
@@ -863,12 +903,12 @@ class Game:
         shapes = [(1, *variable.shape) for variable in model.trainable_variables]
         games = ce.FRUITS * config.reinforce_games_per_start
         compiled = {}
-        for name, bonus in (("REINFORCE", config.reinforce_entropy), ("REINFORCE, no entropy", 0.0)):
+        for name, bonus in zip(ESTIMATORS[2:], (0.0, ENTROPY_ON)):
             gradient = reinforce_gradient(model.layers, dataclasses.replace(config, reinforce_entropy=bonus),
                                           config.reinforce_games_per_start)
             compiled[name] = tf.function(jit_compile=True, autograph=False)(
                 lambda theta, key, gradient=gradient: ops.concatenate([ops.reshape(g, [-1]) for g in gradient(
-                    ce.unflatten_weights(theta, shapes), gumbel(key, (steps, 1, games, len(ce.ACTIONS))))[0]]))
+                    ce.unflatten_weights(theta, shapes), uniforms(key, (steps, 1, games)))[0]]))
         strategy = ce.EvolutionStrategy(ce.flatten_weights(model), config.population_size, config.sigma,
                                         config.learning_rate, config.weight_decay)
 
@@ -1028,8 +1068,8 @@ def game_table(name, verdict, runs, snr):
 
 
 # %%
-ESTIMATOR_COLOURS = {"ES, centred ranks": "tab:purple", "ES, raw": "tab:brown", "REINFORCE": "tab:red",
-                     "REINFORCE, no entropy": "tab:pink"}  # no colour means a learner in one figure, an estimate in another
+# No colour means a learner in one figure and an estimate in another.
+ESTIMATOR_COLOURS = dict(zip(ESTIMATORS, ("tab:purple", "tab:brown", "tab:red", "tab:pink")))
 
 
 def games_of(runs):

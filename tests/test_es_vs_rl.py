@@ -273,13 +273,13 @@ def test_a_quick_try_never_writes_over_the_committed_results():
 
 
 def test_a_budget_binds_in_games_for_every_learner_and_the_measuring_games_count_for_none():
-    config = rl.StudyConfig(fall_every=4, slack=False, compare_games=16_000, render=False, sigma=1e-9,
+    config = rl.StudyConfig(fall_every=4, slack=False, compare_games=16_000, render=False, sigma=1e-9, es_starts=20,
                             reinforce_learning_rate=1e-7)  # steps too small for anyone to solve it
     runs = rl.race(config, show=False, no_restarts_too=True)
     assert list(runs) == list(rl.LEARNERS)
     for name, (result, measured) in runs.items():
         assert measured.why == "games" and measured.solved_at is None, name
-        assert [games for games, _ in measured.rows] == [0, 8_000, 16_000]  # the same cadence for both learners
+        assert [games for games, _ in measured.rows] == list(range(0, 16_001, rl.CADENCE))  # the same for both
 
 
 def test_the_measuring_rule_counts_one_measurement_per_cadence_and_watches_80_80_hold():
@@ -325,7 +325,7 @@ def test_the_expected_catch_rate_of_the_sampled_policy_is_exact():
     # Against 400 sampled games per start state, played by the rules REINFORCE plays by.
     gradient = rl.reinforce_gradient(model.layers, config, 100)
     weights = [variable.numpy()[None] for variable in model.trainable_variables]
-    play = ce.tf.function(lambda key: gradient(weights, rl.gumbel(key, (18, 1, 8_000, 3)))[1], jit_compile=True)
+    play = ce.tf.function(lambda key: gradient(weights, rl.uniforms(key, (18, 1, 8_000)))[1], jit_compile=True)
     rewards = np.concatenate([np.asarray(play(np.array([seed, 0], "int32"))) for seed in range(4)]).ravel()
     assert abs(np.mean(rewards > 0) - sampled) < 4 * np.sqrt(sampled * (1 - sampled) / rewards.size)
     # Scores a thousand times larger make the sampled policy the greedy one: then it is the exact catch rate.
@@ -340,8 +340,8 @@ def test_an_entropy_bonus_keeps_reinforce_s_actions_more_random():
         config = rl.StudyConfig(reinforce_entropy=bonus, reinforce_learning_rate=0.03)
         learner = rl.Reinforce(dataclasses.replace(config, reinforce_games_per_start=100))  # 1 update per block
         learner.start([3])
-        for number in range(15):
-            learner.block([3], number)
+        for number in range(4):  # 16 updates
+            learner.blocks([3], number)
         model = ce.build_policy()
         ce.set_flat_weights(model, np.asarray(learner.flat())[0])
         odds = np.asarray(keras.ops.softmax(model(ce.observe(ce.reset(*ce.start_states())))))
@@ -394,8 +394,8 @@ def test_the_fraction_solved_is_drawn_against_games_with_every_run_and_the_budge
     figure = rl.plot_solved(runs, 3_000_000, tmp_path)
     axes = figure.axes[0]
     curves = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in axes.get_lines()}
-    assert curves["ES"] == ([4_000, 500_000, 3_000_000], [0, 0.5, 0.5])
-    assert curves["REINFORCE"] == ([4_000, 8_000, 16_000, 3_000_000], [0, 0.5, 1.0, 1.0])
+    assert curves["ES"] == ([rl.CADENCE / 2, 500_000, 3_000_000], [0, 0.5, 0.5])
+    assert curves["REINFORCE"] == ([rl.CADENCE / 2, 8_000, 16_000, 3_000_000], [0, 0.5, 1.0, 1.0])
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
     assert labels[:2] == ["ES", "REINFORCE"] and "never solved" in labels[2]
     assert (tmp_path / "claims_solved.png").is_file()
@@ -421,9 +421,9 @@ def test_reinforce_s_runs_share_a_compiled_call_and_nothing_else():
     together.start([5, 6, 7])
     alone = rl.Reinforce(config)
     alone.start([6])
-    for number in range(3):
-        together.block([5, 6, 7], number)
-        alone.block([6], number)
+    for number in range(2):
+        together.blocks([5, 6, 7], number)
+        alone.blocks([6], number)
     np.testing.assert_allclose(np.asarray(together.flat())[1], np.asarray(alone.flat())[0], atol=1e-5)
     assert not np.allclose(np.asarray(together.flat())[0], np.asarray(together.flat())[1])
 
@@ -432,11 +432,43 @@ def test_reinforce_s_runs_share_a_compiled_call_and_nothing_else():
 def test_the_scores_reinforce_learns_from_are_the_network_s(hidden_units):
     keras.utils.set_random_seed(2)
     model = ce.build_policy(hidden_units)
-    states = ce.CatchState(*(np.random.default_rng(0).integers(low, high, 50).astype("int32")
-                             for low, high in ((0, 10), (0, 10), (1, 9))))
+    grid = np.meshgrid(range(ce.GRID_SIZE), range(ce.GRID_SIZE), range(1, ce.GRID_SIZE - 1), indexing="ij")
+    every = ce.CatchState(*(a.ravel().astype("int32") for a in grid))  # every board: fruit row, column, basket
+    np.testing.assert_array_equal(np.sort(np.asarray(rl.board_of(every))), np.arange(rl.BOARDS))  # each its own row
     weights = [variable.numpy()[None] for variable in model.trainable_variables]
-    np.testing.assert_allclose(np.asarray(rl.dense_scores(model.layers, weights, ce.lit_cells(states)[None]))[0],
-                               np.asarray(model(ce.observe(states))), atol=1e-5)
+    table = np.asarray(rl.board_scores(model.layers, weights))[0]
+    np.testing.assert_allclose(table[np.asarray(rl.board_of(every))], np.asarray(model(ce.observe(every))), atol=1e-5)
+
+
+@pytest.mark.parametrize("fall_every, action_repeat, slack, entropy", [(1, 1, True, 0.0), (2, 3, False, 0.5)])
+def test_reinforce_s_gradient_is_r_times_grad_log_p_of_the_actions_taken(fall_every, action_repeat, slack, entropy):
+    """Against REINFORCE written out step by step: the network on each board, the action sampled from its
+    softmax with the same uniform number, and a tape around the sum of (R - mean R) log p over the decisions."""
+    config = rl.StudyConfig(fall_every=fall_every, action_repeat=action_repeat, slack=slack, reinforce_entropy=entropy)
+    model = random_model(4)
+    weights = [variable.numpy()[None] for variable in model.trainable_variables]
+    steps = ce.GAME_LENGTH * fall_every
+    uniform = np.random.default_rng(1).random((steps, 1, ce.FRUITS)).astype("float32")
+    gradients, reward = rl.reinforce_gradient(model.layers, config, 1)(weights, uniform)
+    state, actions, boards, taken = ce.reset(*ce.start_states()), np.ones(ce.FRUITS, "int32"), [], []
+    for t in range(steps):
+        if t % action_repeat == 0:
+            odds = np.cumsum(np.asarray(keras.ops.softmax(model(ce.observe(state)))), axis=-1)
+            actions = np.sum(uniform[t, 0][:, None] >= odds[:, :2], axis=-1).astype("int32")
+            boards.append(np.asarray(ce.observe(state)))
+            taken.append(actions)
+        state, rewards = rl.step_variant(state, actions, t, fall_every, slack)
+    np.testing.assert_array_equal(np.asarray(reward)[0], np.asarray(rewards))
+    returns = np.asarray(rewards) - np.mean(rewards)
+    with ce.tf.GradientTape() as tape:
+        log_p = [keras.ops.log_softmax(model(board)) for board in boards]
+        loss = -sum(keras.ops.sum(keras.ops.one_hot(a, 3) * p, axis=-1) * returns for a, p in zip(taken, log_p))
+        loss = keras.ops.mean(loss) - entropy * keras.ops.mean(keras.ops.stack(
+            [-keras.ops.sum(keras.ops.exp(p) * p, axis=-1) for p in log_p]))
+    expected = tape.gradient(loss, model.trainable_variables)
+    for got, want in zip(gradients, expected):
+        np.testing.assert_allclose(np.asarray(got)[0], np.asarray(want), atol=2e-5)
+    assert max(float(np.abs(np.asarray(g)).max()) for g in gradients) > 1e-3  # not a zero gradient that matches
 
 
 def test_a_game_can_be_named_for_a_linear_policy_of_303_weights():
