@@ -304,10 +304,15 @@ game's return `R` (+1 or -1) multiplies the gradient of the log-probability of e
 taken in it, so the actions of won games become more likely and those of lost games less.
 Subtracting the batch's mean return (a baseline) leaves the expected step unchanged and makes
 it much less noisy. The gradient comes from TensorFlow's automatic differentiation, i.e.
-backpropagation through the network at every step of every game, and an ordinary Keras Adam
-takes the step. Like the ES's generation, a block of a hundred updates (8,000 games) and the
-measurement before it are one compiled call: `python benchmarks/benchmark.py` prints its
-training games per second beside the ES's.
+backpropagation through the network, and an ordinary Keras Adam takes the step.
+
+Catch has only 800 boards (100 fruit cells times 8 basket centres), so each update scores all
+of them once (`board_scores`, a table), plays its 80 games by looking their boards up, and
+groups the sum of `R · log p` over the decisions taken by board and action: one backward pass
+over 800 boards, whatever the game's length, instead of one over every decision of every game.
+The gradient is the same (tested against REINFORCE written out step by step). Like the ES's
+generation, several blocks (a measurement, then 25 updates of 80 games) are one compiled call:
+`python benchmarks/benchmark.py` prints REINFORCE's training games per second beside the ES's.
 An optional entropy bonus (`--reinforce-entropy`) pays it for keeping its actions random, a
 common guard against settling too early on one action.
 
@@ -553,8 +558,8 @@ def train_reinforce(config, measurements=None, progress=None, learner=None, watc
 `race` trains both learners from the same initial weights, each within the same budget of
 training games and under the same rule of measurement. There is no clock, so no run is cut
 short by the machine's load: a budget of 3,000,000 games takes the ES's compiled generations
-seconds, REINFORCE's compiled blocks under a minute at T = 9 and some minutes at T = 72. The ES is `catch_es.train` with two hooks: its player (all
-80 start states per candidate, or `--es-starts` of them, the same for both members of a
+seconds, and REINFORCE's compiled blocks about 15 s at T = 9 (at most a couple of minutes at
+T = 72). The ES is `catch_es.train` with two hooks: its player (all 80 start states per candidate, or `--es-starts` of them, the same for both members of a
 mirrored pair), and the rule of measurement, which decides when it stops (`train` itself is
 told at most 79/80, so that it never stops on a measurement that does not count).
 `compare` tabulates what each needed to reach 80 out of 80 and plots their exact catch rates.
@@ -715,7 +720,7 @@ sample efficiency. The rules, chosen so that they favour neither learner:
 
 * **One budget, in games, for every learner and seed**: 3,000,000 games to learn from, and no
   clock. The games that measure a learner's catch rate count for neither.
-* **One rule of measurement** (above): the greedy policy's exact catch rate after every 8,000
+* **One rule of measurement** (above): the greedy policy's exact catch rate after every 2,000
   training games for both; solved is the first of those at 80/80 (or the game's best), and each
   run says whether it held for the next three ("sustained").
 * **Compiling is not timed.** Each game's ES generation (one program for every population a
@@ -1373,14 +1378,18 @@ def tune(argv=None):
 """
 ## What the measurements say
 
-`benchmarks/claims/` holds the run of this code (commit and commands in its README): the tuning,
-then seven of the ten games with 30 seeds each (1000 to 1029) and every learner; the other three
-(`8x1noslack`, `8x1`, `2x1`) are not measured yet. Every figure below is a line of `tables.txt`,
+`benchmarks/claims/` holds a run of an earlier version of this code (commit 1daeb41, commands
+in its README): the tuning, then seven of the ten games with 30 seeds each (1000 to 1029) and
+every learner; the other three (`8x1noslack`, `8x1`, `2x1`) are not measured yet. That version
+measured every 8,000 games, sampled REINFORCE's actions with Gumbel noise and ranked a restarted
+ES's population as one; today's code measures every 2,000 games, samples by one uniform number
+per decision and ranks batch by batch, so its rows differ: **the figures below are 1daeb41's,
+and the run is to be made again with this code** (about two and a half hours on this machine). Every figure below is a line of `tables.txt`,
 which `python es_vs_rl.py claims --plot-only` writes again from `claims.csv` and `snr.csv`
 (medians are ordinary medians; intervals 95%). One caveat first: REINFORCE solved most seeds at
 its *first* measurement after learning (8,000 games), so its games to solve are upper bounds,
-and every ratio below overstates what it needed; a finer cadence for both (the tuned ES plays
-2,000 games a generation, so 2,000 is possible) is the next measurement to make.
+and every ratio below overstates what it needed; today's code measures both every 2,000 games
+(one generation of the tuned ES).
 
 * **Sample efficiency.** On catch_es's game REINFORCE solved 30/30 [0.89, 1.00], median 8,000
   [8,000, 8,000] games; the ES 27/30 [0.74, 0.97], median 541,000 [356,000, 924,000] games (McNemar p = 0.25:

@@ -367,6 +367,7 @@ def main():
                         "the plain way")
     parser.add_argument("--loops", action="store_true", help="only longer games: unrolled steps against a loop")
     parser.add_argument("--solve-only", action="store_true", help="only the seconds and generations to solve")
+    parser.add_argument("--learners-only", action="store_true", help="only the ES's and REINFORCE's games a second")
     parser.add_argument("--seeds", help="the seeds to solve, FIRST-LAST (default 0-9, with --quick 0-1)")
     parser.add_argument("--script", default=str(ROOT / "catch_es.py"), help="the catch_es.py to run")
     parser.add_argument("--against", help="another catch_es.py, run seed by seed beside --script (alternating "
@@ -404,8 +405,10 @@ def main():
     for fall_every in (1, 8):
         reinforce = reinforce_games_per_second(repeats, fall_every)
         print(f"REINFORCE, 80 games an update, T = {9 * fall_every:2d}: {reinforce:10,.0f} training games/s "
-              f"(median of {repeats} blocks of 100 updates; the ES at population 100, T = 9: "
+              f"(median of {repeats} calls of 100 updates; the ES at population 100, T = 9: "
               f"{compiled[100] / reinforce:.1f} times as many)", flush=True)
+    if args.learners_only:
+        return
     original = predict_per_step_games_per_second(games)
     print(f"original, one model.predict per step:   {original:10,.1f} games/s ({games} games)")
     print(f"speed-up at population 100: {compiled[100] / original:,.0f}x")
