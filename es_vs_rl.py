@@ -248,8 +248,8 @@ def describe_winnable(fall_every, action_repeat, slack=True, node_limit=1_000_00
 Each learner is judged by the exact catch rate of its greedy policy, measured after the same
 numbers of training games: the first measurement at or after every multiple of `CADENCE`
 (2,000 games: one generation of the tuned ES, 100 candidates of 20 start states each, and 25
-REINFORCE updates of 80 games; an ES that plays all 80 start states is measured at every
-generation).
+REINFORCE updates of 80 games; an ES that plays all 80 start states, or a REINFORCE of 320
+games an update, is measured at every multiple it passes, so less often).
 The games that measure count for neither. A learner has solved its game at the first such
 measurement at 80/80 (or at the best its game allows) within the budget of training games;
 it then trains on for `HOLD` more measurements, past the budget if need be, and the run
@@ -301,20 +301,23 @@ REINFORCE on the same game, with the same network and the same initial weights. 
 network's three scores become probabilities through a softmax, and during training the
 actions are *sampled* from them: that is how REINFORCE explores. After a batch of games, each
 game's return `R` (+1 or -1) multiplies the gradient of the log-probability of every action
-taken in it, so the actions of won games become more likely and those of lost games less.
-Subtracting the batch's mean return (a baseline) leaves the expected step unchanged and makes
-it much less noisy. The gradient comes from TensorFlow's automatic differentiation, i.e.
-backpropagation through the network, and an ordinary Keras Adam takes the step.
+the policy decided in it (a repeated action has no log-probability of its own), so the actions of won games become more likely and those of lost games less.
+Subtracting the batch's mean return (a baseline) keeps the expected step's direction (it scales
+it by (N - 1)/N, 79/80 at 80 games, since the mean includes each game's own return) and makes it much less noisy. The
+gradient comes from TensorFlow's automatic differentiation, i.e. backpropagation through
+`board_scores` (the network's Dense layers, written to score every board at once), and an
+ordinary Keras Adam takes the step.
 
 Catch has only 800 boards (100 fruit cells times 8 basket centres), so each update scores all
-of them once (`board_scores`, a table), plays its 80 games by looking their boards up, and
+of them (once to sample, once under the tape), plays its games by looking their boards up, and
 groups the sum of `R · log p` over the decisions taken by board and action: one backward pass
 over 800 boards, whatever the game's length, instead of one over every decision of every game.
 The gradient is the same (tested against REINFORCE written out step by step). Like the ES's
-generation, several blocks (a measurement, then 25 updates of 80 games) are one compiled call:
+generation, several blocks (a measurement, then enough updates to make at least `CADENCE`
+games: 25 of 80 games by default) are one compiled call:
 `python benchmarks/benchmark.py` prints REINFORCE's training games per second beside the ES's.
-An optional entropy bonus (`--reinforce-entropy`) pays it for keeping its actions random, a
-common guard against settling too early on one action.
+An entropy bonus (`--reinforce-entropy`, 0.01 by default, 0 turns it off; the tuned setting
+is 0) pays it for keeping its actions random, a common guard against settling too early.
 
 It is judged as the ES is, by the exact catch rate of its greedy policy, and also as what it
 trains: `sampled_catch_rate` computes the expected catch rate of the policy that samples its
@@ -335,8 +338,8 @@ def board_of(state):
 
 
 def board_scores(layers, weights):
-    """The scores of a stack of Dense layers on every one of the 800 boards, for `runs` networks at once:
-    (runs, 800, 3), row `board_of(state)` for a game in `state`.
+    """The scores of a stack of Dense layers on every one of the 800 boards, for a stack of networks (the
+    weights' leading axis, runs): (runs, 800, 3), row `board_of(state)` for a game in `state`.
 
     weights: each layer's kernel and bias with a leading axis of runs. The first layer's `board @ kernel` is
     the kernel's row at the fruit's cell plus its three rows at the basket's cells (catch_es's lookup), so on
@@ -345,9 +348,11 @@ def board_scores(layers, weights):
     basket = ops.einsum("cf,rfh->rch", BASKET_CELLS, kernel)  # the three basket rows of each centre, summed
     hidden = kernel[:, :, None, :] + basket[:, None, :, :] + bias[:, None, None, :]  # (runs, 100, 8, hidden)
     hidden = layers[0].activation(ops.reshape(hidden, (kernel.shape[0], BOARDS, -1)))
-    for layer, (kernel, bias) in zip(layers[1:], zip(rest[0::2], rest[1::2])):  # (a product summed by hand:
-        hidden = layer.activation(ops.sum(hidden[..., None] * kernel[:, None], axis=-2) + bias[:, None])  # XLA's
-    return hidden  # batched matrix product with 3 columns, and its gradient, took 3 times as long, measured)
+    # The next layers: a product summed by hand (XLA's batched matrix product into the 3 scores, and its
+    # gradient, took about twice as long, measured).
+    for layer, (kernel, bias) in zip(layers[1:], zip(rest[0::2], rest[1::2])):
+        hidden = layer.activation(ops.sum(hidden[..., None] * kernel[:, None], axis=-2) + bias[:, None])
+    return hidden
 
 
 def uniforms(key, shape):
@@ -365,8 +370,8 @@ def reinforce_gradient(layers, config, games_per_start, runs=1):
     inside a compiled function. It scores the 800 boards once, then plays the games by looking their boards
     up, each decision sampled from the softmax of the scores (the action is how many of the first two
     cumulative probabilities its uniform number passes). The loss is the same sum of R · log p over the
-    decisions taken, grouped by board and action: `counts[board, action]` is the sum of the returns of the
-    decisions that took that action there, so one backward pass over the 800 boards gives the gradient a
+    decisions taken, grouped by board and action: `counts[run, board, action]` sums, over the decisions
+    that took that action on that board, their game's return minus the run's mean return, so one backward pass over the 800 boards gives the gradient a
     tape around every step would. The runs share nothing but the compiled call: each one's loss depends on
     its own weights only, so its gradient is the one it would get alone.
     """
@@ -526,6 +531,7 @@ def reinforce_runs(config, seeds, measured, learner=None, watch=None, progress=N
                     watch(seed, catches, weights[block, run])
                 kept[run] = weights[block, run]
                 mine = means[block, run]
+                # mean_reward: the measured network's own sampled games; min and max: over the block's updates
                 history.append(dict(generation=done * learner.updates, mean_reward=round(float(mine[0]), 6),
                                     min_reward=float(mine.min()), max_reward=float(mine.max()),
                                     catch_rate=catches / ce.FRUITS, games=games,
