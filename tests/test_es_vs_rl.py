@@ -565,6 +565,15 @@ def test_a_failed_write_of_the_study_is_one_line_and_leaves_no_half_file(tmp_pat
     assert not [path for path in (tmp_path / "out").iterdir() if ".tmp" in path.name]
 
 
+def test_gradient_noise_without_any_noise_is_no_signal_or_an_infinite_ratio_never_nan():
+    assert rl.snr_interval(np.zeros((20, 5))) == (0.0, 0.0, 0.0)  # every game ended alike: every estimate zero
+    assert rl.snr_interval(np.ones((20, 5))) == (np.inf, np.inf, np.inf)
+    mostly = np.zeros((20, 5))
+    mostly[0] = 1.0  # a half without this row has no noise at all
+    snr, low, high = rl.snr_interval(mostly)
+    assert np.isfinite(snr) and low <= snr <= high
+
+
 def test_the_claims_use_each_learner_s_winner_of_the_committed_tuning():
     rows = rl.read_csv(ce.Path(rl.__file__).parent / "benchmarks" / "claims" / "tune.csv")
     for learner, grid in rl.TUNING.items():
