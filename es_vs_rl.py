@@ -753,8 +753,8 @@ ratio `|E g|² / trace Cov g` with a 95% interval over the estimates (`snr_inter
 
 
 # %%
-ORDER = [(1, 1, True, False), (1, 1, True, True), (4, 1, True, False), (4, 4, True, False), (4, 2, True, False),
-         (4, 3, True, False), (4, 1, False, False)]  # (fall_every M, action_repeat K, slack, a linear policy): the
+ORDER = [(1, 1, True, False), (1, 1, True, True), (4, 1, True, False), (4, 2, True, False), (4, 3, True, False),
+         (4, 4, True, False), (4, 1, False, False)]  # (fall_every M, action_repeat K, slack, a linear policy): the
 # full run's games and order; --settings also takes others (2x1, 8x1, 8x1noslack: T = 18, 72, 72)
 LEARNERS = ("ES", "ES, no restarts", "REINFORCE")
 TUNED = {"ES": {"sigma": 0.05, "learning_rate": 0.02, "population_size": 100, "es_starts": 20},
@@ -813,7 +813,7 @@ def parse_claims_args(argv=None, prog="claims"):
                         "--quick 16)")
     parser.add_argument("--snr-networks", type=int, help="initial networks, seeds 0 .. N-1 (default 3; --quick 1)")
     parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games to measure (default: "
-                        "1x1,1x1linear,4x1,4x4,4x2,4x3,4x1noslack; --quick 1x1,4x2)")
+                        "1x1,1x1linear,4x1,4x2,4x3,4x4,4x1noslack; --quick 1x1,4x2)")
     parser.add_argument("--out", help="folder for the CSV files and plots (default: benchmarks/claims, with --quick "
                         "runs/claims-quick, so that a quick try never writes over the committed results)")
     parser.add_argument("--plot-only", action="store_true", help="the tables, verdict and plots again from --out's "
@@ -1197,19 +1197,25 @@ def claim_lines(runs, snr):
             test = paired(on(game), "ES", "REINFORCE")
             lines.append(f"{title}: ES {solved_line(runs, 'ES', game)}; REINFORCE {solved_line(runs, 'REINFORCE', game)}"
                          f"; McNemar p = {test['p']:.2g}; difference {test['difference'][0]:+.2f} "
-                         f"[{test['difference'][1]:+.2f}, {test['difference'][2]:+.2f}]" + (
-                             "; REINFORCE's games / the ES's on seeds both solved: median {:.3g}, range {:.3g} to "
-                             "{:.3g}".format(*test["ratios"]) if test["ratios"] else ""))
+                         f"[{test['difference'][1]:+.2f}, {test['difference'][2]:+.2f}]" + ratio_text(on(game)))
     skips = [game for game in games if game[0] == 4 and game[2] and not game[3]]
     for learner in LEARNERS:
         if len(skips) > 1:
             lines.append(f"Frame-skip (M = 4, deciding every K-th step), {learner}: " + "; ".join(
                 f"K = {game[1]}: {solved_line(runs, learner, game)}" for game in sorted(skips)))
+    for game in sorted(skips):
+        lines.append(f"Frame-skip, K = {game[1]}, the ES against REINFORCE{ratio_text(on(game))}")
     lengths = [game for game in games if game[1] == 1 and not game[3] and (game[0] == 1 or not game[2])]
     for learner in LEARNERS:
         if len(lengths) > 1:
             lines.append(f"Longer games without slack, {learner}: " + "; ".join(
                 f"T = {9 * game[0]}: {solved_line(runs, learner, game)}" for game in sorted(lengths)))
+    for game in sorted(lengths)[1:]:
+        test = paired(on(game), "ES", "REINFORCE")
+        same = [(run["seed"], run["learner"], run["games"]) for run in on(game) if run["learner"] != "REINFORCE"] == [
+            (run["seed"], run["learner"], run["games"]) for run in on(lengths[0]) if run["learner"] != "REINFORCE"]
+        lines.append(f"Without slack, T = {9 * game[0]}: the ES's runs {'are' if same else 'are not'} those of "
+                     f"T = 9 seed for seed; against REINFORCE: McNemar p = {test['p']:.2g}" + ratio_text(on(game)))
     for game in games:
         if {"ES", "ES, no restarts"} <= {run["learner"] for run in on(game)}:
             test = paired(on(game), "ES", "ES, no restarts")
@@ -1222,9 +1228,52 @@ def claim_lines(runs, snr):
     for where in ("initial", "stall", "near miss"):
         rows = [row for row in snr if row["where"] == where]
         if rows:
-            lines.append(f"SNR per update at {where} networks, median over games and networks: " + "; ".join(
-                f"{name} {statistics.median(row['snr'] for row in rows if row['estimator'] == name):.2e}"
+            lines.append(f"SNR per update at {where} networks, median (range) over games and networks: " + "; ".join(
+                f"{name} {snr_spread([row['snr'] for row in rows if row['estimator'] == name])}"
                 for name in ESTIMATORS if any(row["estimator"] == name for row in rows)))
+    for game in games:
+        rows = [row for row in snr if row["where"] == "initial" and game_of_row(row) == game]
+        if rows:
+            lines.append(f"SNR at initial networks, {game_name(*game)}, median (range): " + "; ".join(
+                f"{name} {snr_spread([row['snr'] for row in rows if row['estimator'] == name])}"
+                for name in ESTIMATORS if any(row["estimator"] == name for row in rows)))
+    return lines
+
+
+def ratio_text(runs):
+    """'; the ES's games / REINFORCE's on seeds both solved: median, range' (or '' if no seed was solved by both)."""
+    ratios = paired(runs, "REINFORCE", "ES")["ratios"]
+    return "; the ES's games / REINFORCE's on seeds both solved: median {:.3g}, range {:.3g} to {:.3g}".format(
+        *ratios) if ratios else ""
+
+
+def snr_spread(values):
+    return f"{statistics.median(values):.2e} ({min(values):.2e} to {max(values):.2e})"
+
+
+# %%
+TABLE_GAMES = {(1, 1, True, False): "catch_es's (T = 9)", (1, 1, True, True): "catch_es's, a linear policy (303 "
+               "weights)", (4, 1, True, False): "M = 4 with slack (T = 36), deciding every step", (4, 2, True, False):
+               "... every 2nd step", (4, 3, True, False): "... every 3rd step", (4, 4, True, False): "... every 4th step",
+               (4, 1, False, False): "M = 4 without slack (T = 36, 9 moves count)"}
+
+
+def readme_table(runs):
+    """The README's table of the claims, in Markdown, from the claims' rows."""
+    lines = ["| game | ES (restarts): solved; median games to learn | ES, no restarts | REINFORCE | 80/80 sustained: "
+             "ES; REINFORCE |", "|---|---|---|---|---|"]
+    for game in games_of(runs):
+        mine = [run for run in runs if game_of_row(run) == game]
+        cells = []
+        for learner in LEARNERS:
+            ours = [run for run in mine if run["learner"] == learner]
+            low, high = wilson(sum(run["solved"] for run in ours), len(ours))
+            cells.append(f"{sum(run['solved'] for run in ours)}/{len(ours)} [{low:.2f}, {high:.2f}]; "
+                         f"{summary([run['games'] for run in ours])}")
+        held = [" of ".join(str(number) for number in (sum(run["sustained"] is True for run in mine if run["learner"]
+                == learner), sum(run["solved"] for run in mine if run["learner"] == learner)))
+                for learner in ("ES", "REINFORCE")]
+        lines.append(f"| {TABLE_GAMES.get(game, game_name(*game))} | " + " | ".join(cells) + f" | {'; '.join(held)} |")
     return lines
 
 
@@ -1237,6 +1286,7 @@ def report(runs, snr, args, out):
         lines += game_table(game_name(*game), describe_winnable(*game[:3]), [run for run in runs if same_game(run, first)],
                        [row for row in snr if same_game(row, first)]) + [""]
     lines += ["What the files say about each claim:"] + [f"* {line}" for line in claim_lines(runs, snr)]
+    lines += ["", "The README's table:"] + readme_table(runs)
     ce.write_atomically(out / "tables.txt", lambda path: path.write_text("\n".join(lines)))
     print("\n".join(lines))
     plot_solved(runs, args.games, out)

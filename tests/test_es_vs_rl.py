@@ -2,6 +2,7 @@
 measurement of the claims, and the study as a script and a notebook."""
 import dataclasses
 import itertools
+import re
 import csv
 import subprocess
 import sys
@@ -583,3 +584,32 @@ def test_the_claims_use_each_learner_s_winner_of_the_committed_tuning():
         assert rl.TUNED[learner] == max(settings, key=lambda setting: rl.tune_score(rows, learner, setting))
     measured = set(range(rl.FIRST_SEED, rl.FIRST_SEED + 30))
     assert not measured & {row["seed"] for row in rows}  # nobody is tuned on the seeds the claims measure
+
+
+def test_the_committed_claims_are_every_game_s_30_seeds_by_every_learner_ended_by_games_or_solved_never_a_clock(
+        tmp_path):
+    folder = ce.Path(rl.__file__).parent / "benchmarks" / "claims"
+    runs = rl.read_csv(folder / "claims.csv")
+    games = [rl.game_of_row(run) for run in runs]
+    assert sorted(set(games), key=rl.ORDER.index) == rl.ORDER
+    for game in rl.ORDER:
+        assert sorted((run["seed"], run["learner"]) for run in runs if rl.game_of_row(run) == game) == sorted(
+            itertools.product(range(rl.FIRST_SEED, rl.FIRST_SEED + 30), rl.LEARNERS))
+    assert {run["why"] for run in runs} <= {"solved", "games"}
+    assert all(run["played"] >= 3_000_000 for run in runs if run["why"] == "games")
+    # The study's own --plot-only writes the committed tables again from the committed CSV files, number for number.
+    for name in ("claims.csv", "snr.csv"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    assert rl.claims(["--plot-only", "--out", str(tmp_path)]) is not None
+    tables = (tmp_path / "tables.txt").read_text()
+    assert tables == (folder / "tables.txt").read_text()
+    # The README's table is the one tables.txt ends with, and every figure the study's verdict and the README quote
+    # (fractions with intervals, intervals, p values, ratios' ranges, signal-to-noise ratios) is one of its lines'.
+    readme = (folder.parent.parent / "README.md").read_text()
+    assert "\n".join(rl.readme_table(runs)) in readme
+    verdict = ce.Path(rl.__file__).read_text().split("## What the measurements say")[1].split('"""')[0]
+    quoted = readme.split("**The committed run**")[1].split("## ")[0] + verdict
+    figures = re.findall(r"\d+/\d+ \[[\d.]+, [\d.]+\]|\[[-+]?[\d.,]+(?:e-\d+)?, [-+]?[\d.,]+(?:e-\d+)?\]|p = [\d.]+"
+                         r"|\d\.\d+e-\d+|\d[\d.]* to \d[\d.]*(?= times)", quoted)
+    assert len(figures) > 20
+    assert [figure for figure in figures if figure not in tables] == []
