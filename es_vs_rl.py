@@ -1139,12 +1139,13 @@ def plot_snr(snr, out):
             if rows:
                 xs = [games.index(game_of_row(row)) + 0.15 * (number - 1.5)
                       for row in rows]
-                ys = np.array([max(row["snr"], 1e-7) for row in rows])
-                spread = np.array([[y - max(row["low"], 1e-8), max(row["high"], 1e-7) - y] for y, row in
+                shown = lambda value, least: min(max(value, least), 10.0)  # noqa: E731 (no noise at all: 10)
+                ys = np.array([shown(row["snr"], 1e-7) for row in rows])
+                spread = np.array([[y - shown(row["low"], 1e-8), shown(row["high"], 1e-7) - y] for y, row in
                                    zip(ys, rows)]).T.clip(0)
                 axes.errorbar(xs, ys, yerr=spread, fmt="o", ms=4, capsize=2, color=ESTIMATOR_COLOURS[estimator],
                               label=estimator)
-        axes.set(yscale="log", ylabel=f"SNR at {kind} networks\n(≤ 0: drawn at 1e-7)")
+        axes.set(yscale="log", ylabel=f"SNR at {kind} networks\n(≤ 0: drawn at 1e-7; ∞: at 10)")
         axes.grid(alpha=0.3)
         axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: covers no point
     axes.set_xticks(range(len(games)), [game_name(*game).replace(", ", "\n") for game in games])
