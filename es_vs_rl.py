@@ -1443,75 +1443,82 @@ def tune(argv=None):
 """
 ## What the measurements say
 
-`benchmarks/claims/old-1daeb41/` holds a run of an earlier version of this code (commit 1daeb41,
-commands in its README): the tuning, then seven of the ten games with 30 seeds each (1000 to 1029) and
-every learner; the other three (`8x1noslack`, `8x1`, `2x1`) are not measured yet. That version
-measured every 8,000 games, sampled REINFORCE's actions with Gumbel noise and ranked a restarted
-ES's population as one; today's code measures every 2,000 games, samples by one uniform number
-per decision and ranks batch by batch, so its rows differ: **the figures below are 1daeb41's,
-and the run is being made again with this code into `benchmarks/claims/`** (its README says
-which games are done). Every figure below is a line of `tables.txt`,
-which `python es_vs_rl.py claims --plot-only` writes again from `claims.csv` and `snr.csv`
-(medians are ordinary medians; intervals 95%). One caveat first: REINFORCE solved most seeds at
-its *first* measurement after learning (8,000 games), so its games to solve are upper bounds,
-and every ratio below overstates what it needed; today's code measures both every 2,000 games
-(one generation of the tuned ES).
+`benchmarks/claims/` holds the full run (its README gives the commit, the commands and the wall
+time: 24 minutes in two processes): the tuning, then seven games with 30 seeds each (1000 to
+1029) and every learner, every run ended by "solved" or by the budget of 3,000,000 games. Every
+figure below is a line of `tables.txt`, which `python es_vs_rl.py claims --plot-only` writes again
+from `claims.csv` and `snr.csv` (a test checks that, and that every interval, p value and range
+quoted here is one of its lines). Medians are ordinary medians, intervals 95%. One caveat first:
+both learners are measured every 2,000 games, and REINFORCE solved most seeds at its second or
+third measurement, so its games to solve are known to within 2,000 and every ratio below is
+coarse at its low end.
 
-* **Sample efficiency.** On catch_es's game REINFORCE solved 30/30 [0.89, 1.00], median 8,000
-  [8,000, 8,000] games; the ES 27/30 [0.74, 0.97], median 541,000 [356,000, 924,000] games (McNemar p = 0.25:
-  the difference in seeds solved, -0.10 [-0.20, +0.00], is not told apart). On the seeds both
-  solved REINFORCE needed 0.0058 to 0.036 of the ES's games (median 0.018): the ES needed 28 to
-  172 times as many. Salimans et al. (2017) report ES needing more data than TRPO on MuJoCo,
-  by about an order of magnitude at most; here it is one to two orders of magnitude behind.
+* **Sample efficiency.** On catch_es's game REINFORCE solved 29/30 [0.83, 0.99], median 4,000
+  [4,000, 6,000] games; the ES 26/30 [0.70, 0.95], median 553,000 [354,000, 1,105,000] games
+  (McNemar p = 0.25: the difference in seeds solved, -0.10 [-0.23, +0.00], is not told apart). On
+  the seeds both solved the ES needed 1.32 to 706 times REINFORCE's games (median 88.2). Salimans
+  et al. (2017) report ES needing more data than TRPO on MuJoCo, within about an order of
+  magnitude; here it is about two orders of magnitude behind by median.
 * **A linear policy (Mania et al. 2018).** With 303 weights REINFORCE needed more games (median
-  40,000 [40,000, 52,000], 29/30) and the ES about twice as many as with the hidden layer (median
-  1,020,000, 24/30; McNemar p = 0.12, difference -0.17 [-0.33, -0.03]); the ratio on seeds both
-  solved: 0.011 to 0.26 (median 0.066). Mania et al. find random search on linear policies
-  matching policy gradients' sample efficiency on MuJoCo; on this game it does not: REINFORCE
-  still needed about 15 times fewer games (4 to 93 times).
+  18,000 [16,000, 19,000], 28/30 [0.79, 0.98]) and the ES about twice as many as with the hidden
+  layer (median 1,058,000 [538,000, 2,330,000], 23/30 [0.59, 0.88]; McNemar p = 0.18, difference
+  -0.17 [-0.37, +0.00]); on seeds both solved the ES needed 13.3 to 166 times REINFORCE's games
+  (median 39.6). Mania et al. find random search on linear policies matching policy gradients'
+  sample efficiency on MuJoCo; on this game it does not.
 * **Robustness to the rate of interaction (frame-skip, as Salimans et al. §4.4).** On the game
-  of M = 4 with slack, the policy deciding every K-th step: the ES solved 30/30 at every K and
-  needed, by median, 256,000 [160,000, 376,000] games at K = 1, 212,000 at K = 2, 264,000 at
-  K = 3 and 120,000 [96,000, 180,000] at K = 4: deciding less often did not hurt it (at K = 4
-  it helped: a quarter of the decisions, the same 36 moves). REINFORCE solved 30/30 at every K,
-  median 8,000 games (16,000 at K = 2): it is just as robust here, so the claim holds for the
-  ES and is no advantage over REINFORCE on this game. (Salimans et al. show one Pong run per
-  frame-skip 1 to 4; these are 30 seeds per K, with intervals.)
+  of M = 4 with slack, the policy deciding every K-th step: the ES solved 30/30 [0.89, 1.00] at
+  every K and needed, by median, 254,000 [145,000, 337,000] games at K = 1, 202,000 [164,000,
+  265,000] at K = 2, 223,000 [138,000, 293,000] at K = 3 and 103,000 [84,000, 165,000] at K = 4:
+  deciding less often did not hurt it (at K = 4 it helped: a quarter of the decisions, the same
+  36 moves). REINFORCE also solved 30/30 at every K, median 4,000 games at K = 1 to 3 and 2,000
+  [2,000, 4,000] at K = 4; on seeds both solved the ES needed 2.69 to 328 times its games at
+  K = 1 and 14.5 to 496 times at K = 4 (medians 49.5 and 47). So the claim holds for the ES, and
+  is no advantage over REINFORCE on this game. (Salimans et al. show one Pong run per frame-skip
+  1 to 4; these are 30 seeds per K, with intervals.)
 * **Long horizons without slack.** With the fruit falling every 4th step and the basket moving only
-  then (T = 36, the same 9 moves that count), the ES's results are those of catch_es's game *seed
-  for seed*: all 30 seeds, with restarts and without, solved or not in exactly the same games
-  (27/30, median 541,000). That is invariance by construction, not credit assignment: each
-  decision that moves the basket sees the board it sees at T = 9, and the others change nothing,
-  so the greedy policy scores every candidate the same. What the game measures is REINFORCE paying
-  for the log-probabilities of 27 decisions that change nothing: it solved 29/30, median 16,000
-  games, against 30/30 and 8,000 at T = 9 (against the ES: 29 and 27 of 30, McNemar p = 0.62),
-  and its signal-to-noise ratio at the initial networks fell from 1.5e-02 to 2.2e-02 (T = 9) to
-  1.8e-03 to 6.5e-03. Salimans et al. argue the ES is invariant to action frequency and delayed
-  rewards: here that is exactly so, and it still needed about 23 times REINFORCE's games (median
-  ratio 0.043).
+  then (T = 36, the same 9 moves that count), the ES's runs are those of catch_es's game *seed for
+  seed* (a line of `tables.txt` checks it): 26/30 [0.70, 0.95], median 553,000 [354,000,
+  1,105,000]. That is invariance by construction, not credit assignment over delayed
+  consequences: each decision that moves the basket sees the board it sees at T = 9, the others
+  change nothing, so every candidate scores as it would at T = 9. What the game measures is
+  REINFORCE paying for the log-probabilities of 27 decisions that change nothing: it solved 24/30
+  [0.63, 0.90], median 11,000 [9,000, 14,000] games, against 29/30 and 4,000 at T = 9, and its
+  signal-to-noise ratio at the initial networks fell from 1.66e-02 to 2.00e-02 (T = 9) to
+  3.30e-03 to 3.94e-03. Against the ES on the same seeds, 26 and 24 of 30 solved: McNemar p = 0.73.
+  Salimans et al. argue the ES is invariant to action frequency and delayed rewards: here that is
+  exactly so, and on seeds both solved it still needed 12.2 to 282 times REINFORCE's games.
 * **Structured exploration, and what "solved" means.** The ES's policy is deterministic and its
-  80/80 often did not last: over the seven games it held at the next three measurements in 125
-  of 198 solved runs with restarts and 115 of 185 without, against REINFORCE's 197 of 208 (its greedy policy, the
-  one judged, sits on a sampled policy that catches 99.5 to 99.9% of the fruits on these games by
-  median, 80.8% with a linear policy). An ES theta one noisy step past 80/80 can lose it again.
-* **Restarts.** Paired, with against without, restarts never told apart: 27 against 23 of 30 on
-  catch_es's game (McNemar p = 0.34), 24 against 20 with a linear policy (p = 0.29), and 30 or
-  29 of 30 on every M = 4 game with slack; 27 against 23 (p = 0.34) without. Only the ES gets them.
-* **Signal and noise per update.** Per update as each learner takes one, median over games and
-  networks, the ES's centred-rank update (100 candidates, 2,000 games) has a signal-to-noise
-  ratio of 4.0e-04 at initial networks, 3.8e-04 at real stalls (the last networks of runs that
-  did not solve) and 7.6e-04 at near misses; REINFORCE's (80 games) 2.2e-02, 6.2e-02 and
-  6.3e-02: 55 to 162 times the ES's, from 25 times fewer games. The ES's signal at a stall is
-  what it was at the start, REINFORCE's higher: a stall is not a loss of signal (one REINFORCE
-  stall of the linear policy is the exception: no signal found there). The
-  tuned REINFORCE has no entropy bonus, so "with entropy" was not measured (its rows equal the
-  ones without); the ES's raw estimate and its centred ranks are as noisy as each other.
+  80/80 often did not last: over the seven games it held at the next three measurements in 138
+  of 195 solved runs with restarts and 130 of 185 without, against REINFORCE's 178 of 201 (its
+  greedy policy, the one judged, sits on a sampled policy that catches 0.995 to 0.999 of the
+  fruits by median on the games with a hidden layer, 0.835 with a linear policy: the tables'
+  "sampled" column). An ES theta one noisy step past 80/80 can
+  lose it again.
+* **Restarts.** Paired, with against without, restarts were never told apart: 26 against 23 of 30
+  on catch_es's game (McNemar p = 0.51), 23 against 20 with a linear policy (p = 0.55), 30 or 29
+  of 30 on every M = 4 game with slack, and 26 against 23 (p = 0.51) without slack. Only the ES
+  gets them.
+* **Signal and noise per update.** Per update as each learner takes one, median (range) over
+  games and networks: the ES's centred-rank update (100 candidates, 2,000 games) has a
+  signal-to-noise ratio of 3.98e-04 (2.21e-04 to 3.21e-02) at initial networks, 2.40e-04
+  (0.00e+00 to 2.57e-02) at the real stalls (the last networks of runs that did not solve, "ES, no
+  restarts" first, the column plateaus at 72/80 among them) and 5.13e-04 at near misses;
+  REINFORCE's (80 games, no entropy bonus) 2.42e-02, 6.27e-02 and 8.02e-02: tens to hundreds of
+  times the ES's, from 25 times fewer games. The entropy bonus of 0.01 changes REINFORCE's ratio
+  by about 1% (2.41e-02 at initial networks). The ES's ratio at its own stalls is what it was at
+  the start: an ES stall is not a loss of signal but too little of it. Every ratio of the ES above
+  1e-03 is with the linear policy or at a near miss REINFORCE trained.
+* **The weakness, measured.** At REINFORCE's own stalls (five networks, 71 or 72 of 80) every one
+  of the ES's 200 estimates is exactly zero (ratio 0.00e+00 [0.00e+00, 0.00e+00]): no candidate
+  within sigma = 0.05 changes any game's outcome, so there is no signal at all, as the notes
+  warn. REINFORCE is stuck there for the mirror reason: its policy has become deterministic on
+  the boards it visits, so its 200 estimates are either all the same (ratio inf, at two of
+  them) or carry no signal (ratios -4.64e-03, -4.34e-03 and -2.08e-03, intervals around zero). `python catch_es.py --sigma 1e-8` stops "stuck"
+  for the same reason (tested in `tests/`).
 * **No backpropagation; parallelism.** True by construction: the ES computes no gradient, and
   sends one number per candidate (`scale_out.py`); REINFORCE backpropagates once per update.
-  Such et al. (2017) make the same point for a genetic algorithm competitive with DQN and A3C
-  on Atari when forward and backward passes are counted; here, counting games, it is not.
-* **The weakness.** When the noise changes no action every estimate is exactly zero:
-  `python catch_es.py --sigma 1e-8` stops "stuck" (tested in `tests/`).
+  Such et al. (2017) make the same point for a genetic algorithm competitive with DQN and A3C on
+  Atari when forward and backward passes are counted; here, counting games, it is not.
 """
 
 

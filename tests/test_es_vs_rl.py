@@ -609,7 +609,7 @@ def test_the_committed_claims_are_every_game_s_30_seeds_by_every_learner_ended_b
     assert "\n".join(rl.readme_table(runs)) in readme
     verdict = ce.Path(rl.__file__).read_text().split("## What the measurements say")[1].split('"""')[0]
     quoted = readme.split("**The committed run**")[1].split("## ")[0] + verdict
-    figures = re.findall(r"\d+/\d+ \[[\d.]+, [\d.]+\]|\[[-+]?[\d.,]+(?:e-\d+)?, [-+]?[\d.,]+(?:e-\d+)?\]|p = [\d.]+"
+    figures = re.findall(r"\d+/\d+ \[[\d.]+, [\d.]+\]|\[[-+]?[\d.,]+(?:e-\d+)?, [-+]?[\d.,]+(?:e-\d+)?\]|p = \d+(?:\.\d+)?"
                          r"|\d\.\d+e-\d+|\d[\d.]* to \d[\d.]*(?= times)", quoted)
     assert len(figures) > 20
     assert [figure for figure in figures if figure not in tables] == []
