@@ -13,7 +13,7 @@ training loop; read that file first.
     python es_vs_rl.py --fall-every 4        # ... on a game four times as long
     python es_vs_rl.py tune                  # both learners' settings, the same sweep, on seeds 2000 to 2004
     python es_vs_rl.py claims --quick        # two games, 2 seeds each: a few minutes
-    python es_vs_rl.py claims                # seven games, 30 seeds each (1000 to 1029): an hour, resumable
+    python es_vs_rl.py claims                # seven games, 30 seeds each (1000 to 1029): 24 min, resumable
 
 ## The claims
 
