@@ -1508,7 +1508,7 @@ The ES may be under-tuned, and no learner was tuned on any game but catch_es's.
   deterministic policy) is not measured as such here; what is measured is whether a solve lasts.
   An ES theta one noisy step past 80/80 can lose it again: with the hidden layer the ES's 80/80
   held at the next three measurements in 19 of 26 solved runs on catch_es's game and 18 to 23 of
-  30 on the M = 4 games, REINFORCE's in 29 of 29 and 25 to 30 of 30; with a linear policy it is the
+  30 on the M = 4 games with slack, REINFORCE's in 29 of 29 and 25 to 30 of 30; with a linear policy it is the
   other way round, 20 of 23 against 13 of 28 (the README's table). Both are judged by their greedy
   policy; REINFORCE's sits on a sampled policy that catches 0.995 to 0.999 of the fruits by median
   with the hidden layer, 0.835 with a linear policy (the tables' "sampled" column).
@@ -1519,20 +1519,20 @@ The ES may be under-tuned, and no learner was tuned on any game but catch_es's.
 * **Signal and noise per update.** Per update as each learner takes one: the ES's centred-rank
   update (100 candidates, 2,000 games) and REINFORCE's (80 games, no entropy bonus), at the
   initial networks, at the real stalls (the last networks of the first runs of each learner that
-  did not solve, per game) and at near misses. With the hidden layer REINFORCE's ratio is tens to
-  hundreds of times the ES's, from 25 times fewer games (at initial networks on catch_es's game:
+  did not solve, per game) and at near misses. With the hidden layer REINFORCE's ratio is about ten to
+  a thousand times the ES's, from 25 times fewer games (at initial networks on catch_es's game:
   ES 2.83e-04 (2.32e-04 to 5.01e-04), REINFORCE 1.90e-02 (1.66e-02 to 2.00e-02)); with a linear
-  policy they are alike (ES 2.05e-02 (7.21e-03 to 3.21e-02), REINFORCE 1.67e-02 (1.56e-02 to
+  policy they are alike at the initial networks (elsewhere REINFORCE's is up to about nine times
+  the ES's) (ES 2.05e-02 (7.21e-03 to 3.21e-02), REINFORCE 1.67e-02 (1.56e-02 to
   1.68e-02)). At the ES's own stalls its ratio, 3.33e-04 by median, is about what it is at initial
   networks (3.98e-04 over all games): an ES stall is too little signal for its noise, not a loss of
-  it. The entropy bonus of 0.01 changes REINFORCE's ratio by under 1%. The two ratios measure
+  it. The entropy bonus of 0.01 changes REINFORCE's ratio by about 2% at most. The two ratios measure
   different objectives (the ES's smoothed greedy score, REINFORCE's expected return), so they
   say how noisy each learner's own step is, not which gradient is better.
 * **The weakness, measured.** At REINFORCE's own stalls (five networks, 71 or 72 of 80) every one
   of the ES's 200 estimates is exactly zero (ratio 0.00e+00 [0.00e+00, 0.00e+00]): none of the
   20,000 candidates sampled (sigma = 0.05) changed any game's outcome, so there is no signal at
-  all, as the notes warn. There REINFORCE's sampled policy has become deterministic on the boards
-  it visits: at two of them its 200 estimates are all the same (ratio inf, a gradient with no
+  all, as the notes warn. There REINFORCE's own estimates say little: at two of them its 200 estimates are all the same (ratio inf, a gradient with no
   noise; how large it is was not measured), at the other three they carry no signal (ratios
   -4.64e-03, -4.34e-03 and -2.08e-03, intervals that hold zero). `python catch_es.py --sigma 1e-8`
   stops "stuck" for the ES's reason (tested in `tests/`).
