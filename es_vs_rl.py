@@ -1180,11 +1180,14 @@ def read_csv(path):
 def solved_line(runs, learner, game):
     """'k/n [low, high], median games [low, high]' for one learner on one game, or '' if it has no runs."""
     mine = [run for run in runs if run["learner"] == learner and game_of_row(run) == game]
-    if not mine:
-        return ""
-    solved = sum(run["solved"] for run in mine)
-    low, high = wilson(solved, len(mine))
-    return f"{solved}/{len(mine)} [{low:.2f}, {high:.2f}], median {summary([run['games'] for run in mine])} games"
+    return "{}, median {} games".format(*solved_and_median(mine)) if mine else ""
+
+
+def solved_and_median(runs):
+    """('k/n [low, high]', 'median [low, high]') of some runs: the fraction solved and the games to solve."""
+    solved = sum(run["solved"] for run in runs)
+    low, high = wilson(solved, len(runs))
+    return f"{solved}/{len(runs)} [{low:.2f}, {high:.2f}]", summary([run["games"] for run in runs])
 
 
 # %%
@@ -1229,22 +1232,17 @@ def claim_lines(runs, snr):
     for where in ("initial", "stall", "near miss"):
         rows = [row for row in snr if row["where"] == where]
         if rows:
-            lines.append(f"SNR per update at {where} networks, median (range) over games and networks: " + "; ".join(
-                f"{name} {snr_spread([row['snr'] for row in rows if row['estimator'] == name])}"
-                for name in ESTIMATORS if any(row["estimator"] == name for row in rows)))
+            lines.append(f"SNR per update at {where} networks, median (range) over games and networks: "
+                         + snr_spread(rows))
     for whose in ("ES", "REINFORCE"):  # a stall of the ES's own ("ES" or "ES, no restarts") or of REINFORCE's
         rows = [row for row in snr if row["where"] == "stall" and row["network"].startswith(whose)]
         if rows:
-            lines.append(f"SNR per update at {whose}'s stalls ({len({row['network'] + str(game_of_row(row)) for row in rows})}"
-                         " networks), median (range): " + "; ".join(
-                             f"{name} {snr_spread([row['snr'] for row in rows if row['estimator'] == name])}"
-                             for name in ESTIMATORS if any(row["estimator"] == name for row in rows)))
+            networks = len({(row["network"], game_of_row(row)) for row in rows})
+            lines.append(f"SNR per update at {whose}'s stalls ({networks} networks), median (range): " + snr_spread(rows))
     for game in games:
         rows = [row for row in snr if row["where"] == "initial" and game_of_row(row) == game]
         if rows:
-            lines.append(f"SNR at initial networks, {game_name(*game)}, median (range): " + "; ".join(
-                f"{name} {snr_spread([row['snr'] for row in rows if row['estimator'] == name])}"
-                for name in ESTIMATORS if any(row["estimator"] == name for row in rows)))
+            lines.append(f"SNR at initial networks, {game_name(*game)}, median (range): " + snr_spread(rows))
     return lines
 
 
@@ -1255,8 +1253,11 @@ def ratio_text(runs):
         *ratios) if ratios else ""
 
 
-def snr_spread(values):
-    return f"{statistics.median(values):.2e} ({min(values):.2e} to {max(values):.2e})"
+def snr_spread(rows):
+    """'estimator median (low to high); ...' of the SNR rows given, for each estimator among them."""
+    spread = lambda values: f"{statistics.median(values):.2e} ({min(values):.2e} to {max(values):.2e})"  # noqa: E731
+    return "; ".join(f"{name} {spread([row['snr'] for row in rows if row['estimator'] == name])}"
+                     for name in ESTIMATORS if any(row["estimator"] == name for row in rows))
 
 
 # %%
@@ -1272,14 +1273,9 @@ def readme_table(runs):
              "ES; REINFORCE |", "|---|---|---|---|---|"]
     for game in games_of(runs):
         mine = [run for run in runs if game_of_row(run) == game]
-        cells = []
-        for learner in LEARNERS:
-            ours = [run for run in mine if run["learner"] == learner]
-            low, high = wilson(sum(run["solved"] for run in ours), len(ours))
-            cells.append(f"{sum(run['solved'] for run in ours)}/{len(ours)} [{low:.2f}, {high:.2f}]; "
-                         f"{summary([run['games'] for run in ours])}")
-        held = [" of ".join(str(number) for number in (sum(run["sustained"] is True for run in mine if run["learner"]
-                == learner), sum(run["solved"] for run in mine if run["learner"] == learner)))
+        by = {learner: [run for run in mine if run["learner"] == learner] for learner in LEARNERS}
+        cells = ["; ".join(solved_and_median(by[learner])) for learner in LEARNERS]
+        held = [f"{sum(run['sustained'] is True for run in by[learner])} of {sum(run['solved'] for run in by[learner])}"
                 for learner in ("ES", "REINFORCE")]
         lines.append(f"| {TABLE_GAMES.get(game, game_name(*game))} | " + " | ".join(cells) + f" | {'; '.join(held)} |")
     return lines
@@ -1522,9 +1518,8 @@ The ES may be under-tuned, and no learner was tuned on any game but catch_es's.
   did not solve, per game) and at near misses. With the hidden layer REINFORCE's ratio is about ten to
   a thousand times the ES's, from 25 times fewer games (at initial networks on catch_es's game:
   ES 2.83e-04 (2.32e-04 to 5.01e-04), REINFORCE 1.90e-02 (1.66e-02 to 2.00e-02)); with a linear
-  policy they are alike at the initial networks (elsewhere REINFORCE's is up to about nine times
-  the ES's) (ES 2.05e-02 (7.21e-03 to 3.21e-02), REINFORCE 1.67e-02 (1.56e-02 to
-  1.68e-02)). At the ES's own stalls its ratio, 3.33e-04 by median, is about what it is at initial
+  policy they are alike at the initial networks (ES 2.05e-02 (7.21e-03 to 3.21e-02), REINFORCE
+  1.67e-02 (1.56e-02 to 1.68e-02)), and elsewhere REINFORCE's is up to about nine times the ES's. At the ES's own stalls its ratio, 3.33e-04 by median, is about what it is at initial
   networks (3.98e-04 over all games): an ES stall is too little signal for its noise, not a loss of
   it. The entropy bonus of 0.01 changes REINFORCE's ratio by about 2% at most. The two ratios measure
   different objectives (the ES's smoothed greedy score, REINFORCE's expected return), so they
