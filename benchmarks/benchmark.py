@@ -86,8 +86,10 @@ def pieces(repeats):
     lookup, general = scale_out.make_player(model), scale_out.make_player(whole)
     unrolled_player = scale_out.make_player(model, unrolled(1))
     population = np.vstack([theta, np.asarray(strategy.ask())])
-    ask, tell = (ce.tf.function(method, jit_compile=True) for method in (strategy.ask, strategy.tell))
-    noise = ce.tf.function(strategy.noise, jit_compile=True)
+    pairs = strategy.batch // 2  # (compiled alone, a count must be given: the population is a variable's value)
+    ask = ce.tf.function(lambda: strategy.ask(0, pairs), jit_compile=True)
+    noise = ce.tf.function(lambda: strategy.noise(0, pairs), jit_compile=True)
+    tell = ce.tf.function(strategy.tell, jit_compile=True)
     fused = ce.play_here(model)
 
     def fresh_noise():

@@ -3,6 +3,7 @@ import csv
 import sys
 
 import numpy as np
+import pytest
 
 import catch_es as ce
 
@@ -54,7 +55,9 @@ def test_a_restart_is_a_fresh_seeded_start_with_a_bigger_population_in_the_same_
     assert (first_population, strategy.population_size, strategy.batch) == (100, 900, 100)  # nine batches of 100
     assert strategy.generation == 17
     assert not np.array_equal(strategy.theta, first_theta)  # fresh weights ...
-    np.testing.assert_array_equal(strategy.theta, ce.flatten_weights(model))
+    ce.keras.utils.set_random_seed(int(np.random.SeedSequence([5, 2]).generate_state(1)[0]))
+    np.testing.assert_array_equal(strategy.theta, ce.flatten_weights(ce.build_policy(8)))  # a new network's
+    assert ce.new_strategy(config, restarts=2, model=model)[0] is model  # (a restart keeps the run's network)
     theta = strategy.theta
     again = ce.new_strategy(config, restarts=2)[1]
     np.testing.assert_array_equal(theta, again.theta)  # ... drawn from (seed, restarts)
@@ -64,6 +67,16 @@ def test_a_restart_is_a_fresh_seeded_start_with_a_bigger_population_in_the_same_
     # The first attempt is the run without restarts: its weights come from the seed alone.
     ce.keras.utils.set_random_seed(5)
     np.testing.assert_array_equal(first_theta, ce.flatten_weights(ce.build_policy(8)))
+
+
+@pytest.mark.parametrize("hidden_units", [100, 0, 7])
+def test_fresh_weights_are_those_a_new_network_starts_with(hidden_units):
+    model = ce.build_policy(hidden_units)  # its own weights drawn from whatever seed
+    for seed in (0, 5, 123456789):
+        ce.keras.utils.set_random_seed(seed)
+        new = ce.flatten_weights(ce.build_policy(hidden_units))
+        np.testing.assert_array_equal(ce.fresh_weights(model, seed), new)
+    assert not np.array_equal(ce.fresh_weights(model, 1), ce.fresh_weights(model, 2))
 
 
 def test_the_population_grows_up_to_its_cap_and_restarts_go_on_there():
