@@ -477,8 +477,8 @@ def fresh_weights(model, seed):  # the flat weights a new `model` built after se
     drawn = []
     for layer in model.layers:
         made = {key: keras.initializers.get(value) for key, value in layer.get_config().items() if "initializer" in key}
-        drawn += [made[f"{variable.name}_initializer"](variable.shape, variable.dtype) for variable in layer.weights]
-    return np.concatenate([np.ravel(weights) for weights in drawn])
+        drawn += [made[f"{weight.name}_initializer"](weight.shape, weight.dtype) for weight in layer.trainable_weights]
+    return np.concatenate([np.ravel(weights) for weights in drawn])  # (layers that name each weight's initializer)
 
 
 def new_strategy(config, restarts=0, generation=0, strategies=STRATEGIES, state=None, model=None):  # after restarts
