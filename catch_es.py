@@ -178,11 +178,11 @@ def set_flat_weights(model, flat):
 The blog post's code called `model.predict` once per step of one game: milliseconds of
 overhead for microseconds of arithmetic, hours per run. Here one call plays *every game of
 every candidate*: `model.stateless_call(weights, ...)` runs the model with weights we pass in,
-`keras.ops.vectorized_map` maps one candidate's move over the population at each step (the
-game steps all their games at once, as it steps any number), and `tf.function(jit_compile=True)`
-compiles it all into one XLA program. Candidates never talk to each other: the
-"embarrassingly parallel" of ES made concrete. (Mapping whole games instead has TensorFlow
-vectorize the game's loop too: 1.2 s to prepare and compile the program, against 0.7 s.)
+`keras.ops.vectorized_map` maps the policy over the candidates at each step, each with its own
+weights (the game itself steps all their games at once, as it steps any number), and
+`tf.function(jit_compile=True)` compiles it all into one XLA program. Candidates never talk
+to each other: the "embarrassingly parallel" of ES made concrete. (Mapping whole games has
+TensorFlow vectorize the game's loop too: 1.2 s to compile the program instead of 0.7 s.)
 
 One more trick: a board has four lit cells out of 100, so the first layer's `board @ kernel`
 is the sum of four rows of its kernel. When the model starts with a `Dense` layer, the policy
