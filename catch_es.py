@@ -185,9 +185,9 @@ to each other: the "embarrassingly parallel" of ES made concrete. (Mapping whole
 TensorFlow vectorize the game's loop too: 1.2 s to compile the program instead of 0.7 s.)
 
 One more trick: a board has four lit cells out of 100, so the first layer's `board @ kernel`
-is the sum of four rows of its kernel. When the model starts with a `Dense` layer, the policy
-looks them up (`tf.gather`) instead of multiplying by 96 zeros: a generation's games played 3.0
-times faster (5.5 against 16.5 ms, `python benchmarks/benchmark.py --pieces`); other models run whole.
+is the sum of four rows of its kernel. When a `Sequential` model starts with a `Dense` layer, the
+policy looks them up (`tf.gather`) instead of multiplying by 96 zeros: a generation's games play
+3.0 times faster (5.5 against 16.5 ms, `benchmarks/benchmark.py --pieces`); others run whole.
 """
 
 
@@ -218,7 +218,7 @@ def candidate_policy(model):  # weights -> the greedy policy of `model` with tho
 
 def population_games(model, game=play):  # to be compiled: flat weights (P, D), starts (P, 80) -> rewards (P, 80)
     policy = candidate_policy(model)
-    moves = lambda candidate: policy(candidate[0])(CatchState(*candidate[1:]))  # noqa: E731 (its weights, its games)
+    moves = lambda candidate: policy(candidate[0])(CatchState(*candidate[1:]))  # noqa: E731 (weights, its 80 games)
     return lambda population, *starts: game(lambda state: ops.vectorized_map(moves, (population, *state)), *starts)
 
 
@@ -473,19 +473,19 @@ STRATEGIES = {}  # by their settings, kept for the process: a rerun in it compil
 
 
 def fresh_weights(model, seed):  # the flat weights a new `model` built after set_random_seed(seed) starts with
-    keras.utils.set_random_seed(seed)  # (drawn by its layers' own initializers: 5 ms, where building one takes 20)
+    keras.utils.set_random_seed(seed)  # then its layers' initializers, made in a new network's order: the same draws
     drawn = []
     for layer in model.layers:
         made = {key: keras.initializers.get(value) for key, value in layer.get_config().items() if "initializer" in key}
         drawn += [made[f"{weight.name}_initializer"](weight.shape, weight.dtype) for weight in layer.trainable_weights]
-    return np.concatenate([np.ravel(weights) for weights in drawn])  # (layers that name each weight's initializer)
+    return np.concatenate([np.ravel(weights) for weights in drawn])  # 5 ms, not 20 (layers like Dense; tested)
 
 
-def new_strategy(config, restarts=0, generation=0, strategies=STRATEGIES, state=None, model=None):  # after restarts
+def new_strategy(config, restarts=0, generation=0, strategies=STRATEGIES, state=None, model=None):  # after `restarts`
     # The network (`model`, or a new one) and the strategy kept in `strategies` for these settings, with fresh
     # weights for the network and a fresh Adam loaded into it (or `state`); train sets the network's own at the end.
     seed = config.seed if restarts == 0 else int(np.random.SeedSequence([config.seed, restarts]).generate_state(1)[0])
-    # No run restarts more than `generations` times: its biggest population.
+    # `largest`: the population after `generations` restarts, more than any run can reach.
     model, largest = model or build_policy(config.hidden_units), population_of(config, config.generations)
     theta = fresh_weights(model, seed)
     settings = (config.hidden_units, config.population_size, largest, config.sigma, config.learning_rate,
