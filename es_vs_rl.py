@@ -326,15 +326,10 @@ actions, exactly, by carrying each game's probability of every basket position f
 
 
 # %%
-BOARDS = ce.GRID_SIZE * ce.GRID_SIZE * (ce.GRID_SIZE - 2)  # a board: a fruit cell (100) and a basket centre (8)
+BOARDS, board_of = ce.BOARDS, ce.board_of  # catch_es's numbering of the 800 boards: fruit cell times 8, plus centre - 1
 BASKET_CELLS = np.array([[cell == (ce.GRID_SIZE - 1) * ce.GRID_SIZE + centre + offset for cell in range(
     ce.GRID_SIZE * ce.GRID_SIZE) for offset in (-1, 0, 1)] for centre in range(1, ce.GRID_SIZE - 1)], "float32"
                         ).reshape(ce.GRID_SIZE - 2, ce.GRID_SIZE * ce.GRID_SIZE, 3).sum(axis=-1)  # (8, 100)
-
-
-def board_of(state):
-    """Each game's board as a number, 0 to 799: fruit cell times 8, plus the basket centre minus 1."""
-    return (state.fruit_row * ce.GRID_SIZE + state.fruit_column) * (ce.GRID_SIZE - 2) + state.basket_centre - 1
 
 
 def board_scores(layers, weights):

@@ -56,6 +56,24 @@ def unrolled(fall_every):
     return game
 
 
+def per_step_player(model):
+    """The player before issue 29, for the default network: each game's board scored at each of its 9 steps
+    (its four kernel rows gathered), instead of every board once per candidate and the games looking moves up."""
+    shapes = [variable.shape for variable in model.trainable_variables]
+
+    def moves(candidate):  # (a candidate's weights, its 80 games' states) -> their moves
+        kernel, bias, out_kernel, out_bias = ce.unflatten_weights(candidate[0], shapes)
+        rows = ce.tf.gather(kernel, ce.lit_cells(ce.CatchState(*candidate[1:])))
+        scores = ce.ops.relu(ce.ops.sum(rows, axis=-2) + bias) @ out_kernel + out_bias
+        return ce.tf.argmax(scores, axis=-1, output_type="int32")
+
+    def games(population, *starts):
+        return ce.play(lambda state: ce.ops.vectorized_map(moves, (population, *state)), *starts)
+
+    compiled = ce.tf.function(games, jit_compile=True, autograph=False)
+    return lambda population: compiled(population, *ce.starts_for(len(population))).numpy()
+
+
 def loops(repeats):
     """Longer games (--fall-every M), one generation at population 100: steps unrolled, or a compiled loop."""
     keras.utils.set_random_seed(0)
@@ -100,7 +118,11 @@ def pieces(repeats):
         tell(rewards[1:].sum(axis=1))
         return ce.count_catches(rewards[0])
 
-    rows = [("play theta and 100 candidates: the board @ kernel / four rows looked up", lambda: general(population),
+    per_step = per_step_player(model)
+    assert np.array_equal(per_step(population), lookup(population))  # the same games, the same rewards
+    rows = [("play theta and 100 candidates: each game at each step / each board once",
+             lambda: per_step(population), lambda: lookup(population)),
+            ("... every board: the board @ kernel / the kernel's rows summed", lambda: general(population),
              lambda: lookup(population)),
             ("... the nine steps unrolled / a compiled loop", lambda: unrolled_player(population),
              lambda: lookup(population)),
