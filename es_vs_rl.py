@@ -326,7 +326,7 @@ actions, exactly, by carrying each game's probability of every basket position f
 
 
 # %%
-BOARDS, board_of = ce.BOARDS, ce.board_of  # catch_es's numbering of the 800 boards: fruit cell times 8, plus centre - 1
+BOARDS, board_of = ce.GRID_SIZE**2 * (ce.GRID_SIZE - 2), ce.board_of  # all 800 boards, in catch_es's numbering
 BASKET_CELLS = np.array([[cell == (ce.GRID_SIZE - 1) * ce.GRID_SIZE + centre + offset for cell in range(
     ce.GRID_SIZE * ce.GRID_SIZE) for offset in (-1, 0, 1)] for centre in range(1, ce.GRID_SIZE - 1)], "float32"
                         ).reshape(ce.GRID_SIZE - 2, ce.GRID_SIZE * ce.GRID_SIZE, 3).sum(axis=-1)  # (8, 100)

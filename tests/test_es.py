@@ -35,11 +35,13 @@ def test_the_table_noise_is_slices_of_the_table_and_any_range_of_pairs_rebuilds_
 
 
 def test_noise_table_is_gaussian_and_the_same_for_every_run():
-    table = np.asarray(ce.noise_table(100))  # (a tensor, made once)
+    table = np.asarray(ce.EvolutionStrategy(np.zeros(10_403)).table)  # (a tensor, made once)
     assert table.shape == (ce.NOISE_TABLE_SIZE,) and table.dtype == np.float32
     assert abs(table.mean()) < 0.002 and abs(table.std() - 1) < 0.002
-    np.testing.assert_array_equal(table[:1000], ce.noise_table(100)[:1000])
-    assert len(ce.noise_table(ce.NOISE_TABLE_SIZE)) == 10 * ce.NOISE_TABLE_SIZE  # room for long vectors too
+    np.testing.assert_array_equal(table[:1000], ce.noise_table(ce.NOISE_TABLE_SIZE)[:1000])
+    assert ce.EvolutionStrategy(np.zeros(2)).table is ce.noise_table(ce.NOISE_TABLE_SIZE)  # the hill's too: one table
+    longer = ce.EvolutionStrategy(np.zeros(ce.NOISE_TABLE_SIZE)).table  # room for long vectors, the same numbers first
+    assert len(longer) == 10 * ce.NOISE_TABLE_SIZE and np.array_equal(longer[:1000], table[:1000])
     # What differs from seed to seed is where each pair's slice starts.
     runs = [ce.EvolutionStrategy(np.zeros(7), population_size=4, seed=seed) for seed in (0, 1)]
     assert not np.array_equal(runs[0].noise(), runs[1].noise())
