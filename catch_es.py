@@ -57,9 +57,10 @@ import sys
 import time
 from typing import NamedTuple
 
-# The imports below make 580,000 Python objects: looking among them for garbage as they come took 0.38 s
-# of their 2.2, and each full collection later would walk them all again (0.14 s). So: none till they are
-# made, and then they are set aside for good (`gc.freeze`), with the 4,400 objects of garbage among them.
+# Collecting garbage only frees memory, it changes no result. The imports below make 580,000 Python objects:
+# checking them for garbage as they came took 0.38 s of the imports' 2.2, and each full collection later would
+# walk them all again (0.14 s). So no collecting during the imports, and after them `gc.freeze` hides what they
+# made from the collector for good (4,400 objects of garbage among them: a little memory kept).
 gc.disable()
 import numpy as np
 from matplotlib.figure import Figure  # plots without a display: no pyplot, no backend to choose
@@ -128,9 +129,9 @@ def play(policy, fruit_columns, basket_centres):  # whole games of `policy` (sta
 
 # %% [markdown]
 """
-`ops.fori_loop` is a loop that the compiler keeps as a loop (an 18-step game took 17 ms, 190
-unrolled). A network that always picks its highest-scoring action plays each of the 80
-starts the same way every time, so its **exact catch rate** is how many of the 80 it wins.
+`ops.fori_loop` is a loop that the compiler keeps as a loop (a game twice as long, 18 steps,
+took 17 ms so, 190 unrolled). A network that always picks its highest-scoring action plays
+each of the 80 starts the same way every time, so its **exact catch rate** is how many it wins.
 
 ## The policy
 
@@ -183,24 +184,24 @@ def set_flat_weights(model, flat):
 """
 ## Playing many games at once
 
-The blog post's code called `model.predict` once per step of one game: milliseconds of
-overhead for microseconds of arithmetic, hours per run. Here one call plays *every game of
-every candidate*, and a greedy network makes it cheap: it plays the same move whenever it sees
-the same board, and Catch has only 720 boards to move on (a fruit in one of the 90 cells above
-the bottom row, a basket centre of 8). So each candidate scores all 720 boards once, as one
-batch (`model.stateless_call(weights, ...)` runs the model with weights we pass in;
-`keras.ops.vectorized_map` maps that over the candidates, each with its own weights), and the
-games, all stepped at once, look their moves up in its table: the same moves as scoring each
-game's board at each of its 9 steps, 1.2 times faster (5.1 against 6.1 ms for theta and 100
-candidates, `benchmarks/benchmark.py --pieces`). `tf.function(jit_compile=True)` compiles it all
-into one XLA program. Candidates never talk to each other: the "embarrassingly parallel" of ES
-made concrete.
+The blog post's code called `model.predict` once per step of one game: milliseconds of overhead
+for microseconds of arithmetic, hours per run. Here one call plays *every game of every
+candidate*. A greedy network plays the same move whenever it sees the same board, and a game
+moves on only 720 boards (a fruit in one of the 90 cells above the bottom row, where the game
+ends, times a basket centre of 8): as many as the 80 games meet in their 9 steps. So each
+candidate scores all 720 before the games begin, as one batch (`model.stateless_call` runs the
+model with weights we pass in, `keras.ops.vectorized_map` maps that over the candidates), and
+each step only looks its moves up: the same moves, with as much arithmetic, as scoring each
+board as it comes, 1.2 times faster (theta and 100 candidates: 5.1 against 6.1 ms, by
+`benchmarks/benchmark.py --pieces`). `tf.function(jit_compile=True)` compiles it all into one
+XLA program. Candidates never talk to each other: ES's "embarrassingly parallel" made concrete.
 
-One more trick: a board has four lit cells out of 100, so the first layer's `board @ kernel`
-is the sum of four rows of its kernel; on every board at once, the kernel's row at each fruit
-cell plus, for each basket centre, its three rows on the bottom row. When a `Sequential` model
-starts with a `Dense` layer, its table is made so instead of multiplying by 96 zeros: 2.2 times
-faster (5.3 against 11.9 ms); others run whole.
+One more trick: a board has four lit cells out of 100, so the first layer's `board @ kernel` is
+the sum of four rows of its kernel (the same sums in another order: a score may differ in its
+last bit); on every board at once, the kernel's row at each fruit cell plus, for each basket
+centre, its three rows on the bottom row. When a `Sequential` model starts with a `Dense` layer
+and has more, its table is made so instead of multiplying by 96 zeros: 2.2 times faster (5.3
+against 11.9 ms, timed in turns); others, and a lone `Dense` (the linear policy), run whole.
 """
 
 
@@ -208,7 +209,7 @@ faster (5.3 against 11.9 ms); others run whole.
 BOARDS = (GRID_SIZE - 1) * GRID_SIZE * (GRID_SIZE - 2)  # boards to move on: a fruit above the bottom row, a centre
 
 
-def board_of(state):  # each game's board as a number, 0 to 719 till it ends: its fruit cell times 8, plus centre - 1
+def board_of(state):  # each game's board as a number, 0 to 719 (its fruit cell times 8, plus centre - 1) till it ends
     return (state.fruit_row * GRID_SIZE + state.fruit_column) * (GRID_SIZE - 2) + state.basket_centre - 1
 
 
@@ -224,9 +225,10 @@ def population_games(model, game=play):  # to be compiled: flat weights (P, D), 
         weights = unflatten_weights(flat_weights, shapes)
         if lookup:  # board @ kernel: the kernel's row at the fruit's cell plus its rows at the basket's three cells
             kernel, bottom = weights[0], (GRID_SIZE - 1) * GRID_SIZE  # the bottom row starts at cell 90
-            fruit = kernel[:bottom, None]  # (90 fruit cells above it, 1, hidden), plus (1, 8 basket centres, hidden):
+            fruit = kernel[:bottom, None]  # (90, 1, hidden): the row of each fruit cell above the bottom row
+            # (1, 8, hidden) each: for the centres 1 to 8, the rows of the cells centre - 1, centre and centre + 1
             left, middle, right = (kernel[None, bottom + i : bottom + i + GRID_SIZE - 2] for i in range(3))
-            hidden = ops.reshape(fruit + left + middle + right, (BOARDS, -1))
+            hidden = ops.reshape(fruit + left + middle + right, (BOARDS, -1))  # (720, hidden), in board_of's order
             inputs = first.activation(hidden + weights[1] if split == 2 else hidden)
         else:
             cells, centres = np.divmod(np.arange(BOARDS, dtype="int32"), GRID_SIZE - 2)
@@ -242,9 +244,9 @@ def population_games(model, game=play):  # to be compiled: flat weights (P, D), 
 
 
 def starts_for(candidates):
-    # Each candidate gets its own copy of the 80 start states, passed in at run time. Given one
-    # shared constant copy, the compiler merges every candidate's first move into one product
-    # whose rounding depends on the population: a score would depend on who shares the call.
+    # Each candidate gets its own copy of the 80 start states, passed in at run time, not built
+    # into the program: a shared constant copy once let the compiler merge every candidate's first
+    # move into one product, whose rounding then depended on who shared the call.
     return [np.tile(states, (candidates, 1)) for states in start_states()]
 
 
@@ -271,7 +273,7 @@ refinement works comes after the code):
 * **Batches:** a compiled program has fixed shapes, so a bigger population (a restart, below)
   is played as more batches of the first one's size, `batch`; `tell` ranks each batch on its
   own and steps by the mean of their estimates: `sum_i A_i n_i / (P · sigma)` with ranks `A`
-  taken within each batch, a coarser shaping than one ranking of all `P`, as steady on average.
+  taken within each batch, coarser than one ranking of all `P` but no worse on average.
 
 All the next generations depend on, besides the seed and the population, is a `State`: theta,
 the generation, Adam's. The offsets are drawn for the `largest` population the strategy will
@@ -460,7 +462,7 @@ beaten its best for `patience` generations, start again from fresh weights, draw
 `(seed, restarts)`, with a population `population_growth` times as large (up to
 `max_population_size`): a fresh start lands elsewhere, and a bigger population sees more.
 It is played as that many batches of the first population, so the compiled program stays
-the same (compiling takes most of a second, a generation 7 ms): a restart compiles nothing.
+the same (compiling takes most of a second, a generation about 5 ms): a restart compiles nothing.
 Without restarts, 22 of the seeds 0 to 99 stay at 64 to 72 of 80 for 1,000 generations (15
 at 72); with them, every seed catches every fruit (the README: figures and commands).
 """
@@ -492,14 +494,14 @@ STRATEGIES = {}  # by their settings, kept for the process: a rerun in it compil
 
 
 def fresh_weights(model, seed):  # the flat weights a new `model` built after set_random_seed(seed) starts with
-    # Keras's initializers take their seeds from Python's `random`: seeding it alone, then making each layer's in a
-    # new network's order, draws the same (set_random_seed also seeds TensorFlow, clearing its caches: 10 ms more)
+    # Keras's initializers seed themselves from Python's `random` when made: seeding it, then making each layer's anew
+    # in order, draws what a network built after set_random_seed(seed) has (which also seeds TensorFlow: 10 ms more)
     random.seed(seed)
     drawn = []
     for layer in model.layers:
         made = {key: keras.initializers.get(value) for key, value in layer.get_config().items() if "initializer" in key}
         drawn += [made[f"{weight.name}_initializer"](weight.shape, weight.dtype) for weight in layer.trainable_weights]
-    return np.concatenate([np.ravel(weights) for weights in drawn])  # 5 ms, not 20 (layers like Dense; tested)
+    return np.concatenate([np.ravel(weights) for weights in drawn])  # 5 ms; a new network, 20 (tested: Dense)
 
 
 def new_strategy(config, restarts=0, generation=0, strategies=STRATEGIES, state=None, model=None):  # after `restarts`
