@@ -922,9 +922,9 @@ def keep_going(folder, config, stop):  # train's check before each generation: f
         if not np.all(np.isfinite(strategy.theta)):
             raise FloatingPointError(f"theta is no longer finite after generation {strategy.generation - 1}; "
                                      "try a smaller --learning-rate")
-        if stop.requested or strategy.generation % config.checkpoint_every == 0:
+        if (stopping := stop.requested) or strategy.generation % config.checkpoint_every == 0:
             save_checkpoint(folder, config, keras.tree.map_structure(np.asarray, strategy.state()), history)
-        return not stop.requested
+        return not stopping  # (read once: a signal landing between two reads stopped runs with no checkpoint)
 
     return before_generation
 
