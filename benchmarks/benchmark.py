@@ -35,20 +35,15 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def median_ms(work, repeats):
-    work()  # compile, warm the caches
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        seconds.append(time.perf_counter() - start)
-    return 1000 * statistics.median(seconds)
-
-
 def once_ms(work):
     start = time.perf_counter()
     work()
     return 1000 * (time.perf_counter() - start)
+
+
+def median_ms(work, repeats):
+    work()  # compile, warm the caches
+    return statistics.median([once_ms(work) for _ in range(repeats)])
 
 
 def unrolled(fall_every):
