@@ -1,11 +1,21 @@
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import jupytext
 import nbclient
 import pytest
+
+# One compile cache for the whole suite (TensorFlow's, as catch_es.py uses it), in a folder of its own that the
+# first process makes and everything it starts inherits: xdist's workers, the scripts they run, Ray's workers. A
+# program compiled in one of them is loaded by the others; the user's own cache is never read or written (a
+# TF_XLA_FLAGS that names a cache is left alone, by catch_es.main too). Set before TensorFlow reads its flags.
+if "persistent_cache" not in os.environ.get("TF_XLA_FLAGS", ""):
+    SUITE_CACHE = tempfile.mkdtemp(prefix="catch_es-suite-cache-")
+    os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={SUITE_CACHE}"
 
 # Import the tutorial before anything imports NumPy, so that its environment settings
 # (the Keras backend, one BLAS thread) take effect in the tests as they do in the script.
@@ -44,3 +54,8 @@ LONGEST_FIRST = ["test_es_vs_rl.py", "test_cluster.py", "test_compile_cache.py",
 def pytest_collection_modifyitems(items):
     rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests keep their order
+
+
+def pytest_unconfigure(config):
+    if "SUITE_CACHE" in globals() and not hasattr(config, "workerinput"):  # the process that made it: the last out
+        shutil.rmtree(SUITE_CACHE, ignore_errors=True)

@@ -26,7 +26,7 @@ ROOT = ce.Path(ce.__file__).parent
 @pytest.fixture(scope="module")
 def cluster():
     """A head that runs no worker, and three nodes of one CPU each; this process is the driver."""
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **LOOPBACK})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, **LOOPBACK})
     try:
         for _ in range(3):
             cluster.add_node(num_cpus=1, **LOOPBACK)
