@@ -315,10 +315,14 @@ def rerun_seconds(seed, first, script):
 
 
 def restart_costs(rows):
-    """Each restart's gap in the history (the seconds between the rows around it), in median generations."""
+    """Each restart's gap in the history (the seconds between the rows around it): in the run's median generations,
+    and in the median generations of the attempt it starts (whose population, bigger, plays in that gap too)."""
     gaps = np.diff([seconds for seconds, _ in rows])
-    median = statistics.median(gaps)
-    return [gaps[i - 1] / median for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]]
+    median, costs = statistics.median(gaps), []
+    for i in [i for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]]:
+        attempt = [gaps[j - 1] for j in range(i + 1, len(rows)) if rows[j][1] == rows[j - 1][1] == rows[i][1]]
+        costs.append((gaps[i - 1] / median, gaps[i - 1] / statistics.median(attempt) if attempt else float("nan")))
+    return costs
 
 
 def machine_peak(repeats=5):
@@ -379,8 +383,9 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
     print(f"  per generation, our slowest seed against evosax's median: {slowest * 1000:.2f} / "
           f"{statistics.median(sides['evosax']['generation']) * 1000:.2f} ms = "
           f"{slowest / statistics.median(sides['evosax']['generation']):.3f}")
-    print("  each restart's gap in our histories, in median generations: "
-          + (", ".join(f"seed {seed} {cost:.1f}" for seed, cost in restarts) or "no restarts"))
+    print("  each restart's gap in our histories, in the run's median generations (and in those of the attempt it "
+          "starts): " + (", ".join(f"seed {seed} {cost:.1f} ({own:.1f})" for seed, (cost, own) in restarts)
+                         or "no restarts"))
     peak, flop = machine_peak(), flop_per_generation()
     for name, side in (("catch_es.py", sides["ours"]), ("evosax (a dense first layer: 20x the arithmetic)",
                                                         sides["evosax"])):
