@@ -9,18 +9,20 @@ import jupytext
 import nbclient
 import pytest
 
-# One compile cache for the whole suite (TensorFlow's, as catch_es.py uses it), in a folder of its own that the
-# first process makes and everything it starts inherits: xdist's workers, the scripts they run, Ray's workers. A
-# program compiled in one of them is loaded by the others; the user's own cache is never read or written (a
-# TF_XLA_FLAGS that names a cache is left alone, by catch_es.main too). Set before TensorFlow reads its flags.
-if "persistent_cache" not in os.environ.get("TF_XLA_FLAGS", ""):
-    SUITE_CACHE = tempfile.mkdtemp(prefix="catch_es-suite-cache-")
-    os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={SUITE_CACHE}"
-
 # Import the tutorial before anything imports NumPy, so that its environment settings
 # (the Keras backend, one BLAS thread) take effect in the tests as they do in the script.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import catch_es  # noqa: E402,F401
+import catch_es  # noqa: E402
+
+# One compile cache for the whole suite, catch_es's own (use_compile_cache) in a folder that the first process makes
+# and everything it starts inherits: xdist's workers, the scripts they run, Ray's workers. A program compiled in one
+# of them is loaded by the others; the user's own cache is never read or written (a TF_XLA_FLAGS that names a cache
+# is left alone, by catch_es.main too). Set before TensorFlow first reads its flags: not at import, as in main.
+if "persistent_cache" not in os.environ.get("TF_XLA_FLAGS", ""):
+    SUITE_CACHE = tempfile.mkdtemp(prefix="catch_es-suite-cache-")
+    suite = dict(os.environ, XDG_CACHE_HOME=SUITE_CACHE)
+    if catch_es.use_compile_cache(suite):
+        os.environ["TF_XLA_FLAGS"] = suite["TF_XLA_FLAGS"]
 
 # Ray, as the tests start it: on the loopback address only (Ray otherwise turns 127.0.0.1 into the machine's own
 # address, and its servers listen on every interface), and with token authentication, Ray 2.61's default for every
