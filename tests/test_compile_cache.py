@@ -7,6 +7,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import catch_es as ce
 
@@ -32,6 +33,19 @@ def programs(cache_home):
     return sorted((cache_home / "catch_es").glob("*/xla_compile_cache*.pb"))
 
 
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """A first run into an empty cache, once for the tests that start from one: (the cache it left, its history)."""
+    folder = tmp_path_factory.mktemp("compiled")
+    status, _, history = run(folder, "first", folder / "cache")
+    assert status == 0 and programs(folder / "cache"), "the first run compiled and kept its program"
+    return folder / "cache", history
+
+
+def a_copy(compiled, tmp_path):  # the first run's cache, in a folder of this test's own
+    return shutil.copytree(compiled[0], tmp_path / "cache"), compiled[1]
+
+
 def test_the_cache_folder_is_named_for_this_machine_and_a_users_own_flag_or_the_off_switch_wins(tmp_path):
     environ = {"XDG_CACHE_HOME": str(tmp_path)}
     folder = ce.use_compile_cache(environ)
@@ -45,11 +59,9 @@ def test_the_cache_folder_is_named_for_this_machine_and_a_users_own_flag_or_the_
     assert ce.use_compile_cache({"XDG_CACHE_HOME": str(tmp_path / "a file")}) is None  # no folder there: no cache
 
 
-def test_a_second_run_loads_what_the_first_compiled_and_learns_the_same(tmp_path):
-    cache = tmp_path / "cache"
-    status, _, first = run(tmp_path, "first", cache)
+def test_a_second_run_loads_what_the_first_compiled_and_learns_the_same(compiled, tmp_path):
+    cache, first = a_copy(compiled, tmp_path)
     files = programs(cache)
-    assert status == 0 and files, "the first run compiled and kept its program"
     inodes = {path: path.stat().st_ino for path in files}
     status, stderr, second = run(tmp_path, "second", cache)
     assert status == 0 and second == first and stderr == ""  # no TensorFlow warning about loading, either
@@ -58,9 +70,8 @@ def test_a_second_run_loads_what_the_first_compiled_and_learns_the_same(tmp_path
     assert status == 0 and off == first and not (tmp_path / "unused" / "catch_es").exists()
 
 
-def test_a_damaged_truncated_or_foreign_cache_file_is_compiled_again_and_changes_nothing(tmp_path):
-    cache = tmp_path / "cache"
-    status, _, first = run(tmp_path, "first", cache)
+def test_a_damaged_truncated_or_foreign_cache_file_is_compiled_again_and_changes_nothing(compiled, tmp_path):
+    cache, first = a_copy(compiled, tmp_path)
     program, = programs(cache)
     whole = program.read_bytes()
     damaged = bytearray(whole)
@@ -82,7 +93,7 @@ def test_an_unwritable_cache_never_fails_a_run(tmp_path):
     assert status == 0 and len(history) == 5 and stderr == ""
 
 
-def test_two_runs_sharing_an_empty_cache_at_once_are_both_fine(tmp_path):
+def test_two_runs_sharing_an_empty_cache_at_once_are_both_fine(compiled, tmp_path):
     cache, results = tmp_path / "cache", {}
     threads = [threading.Thread(target=lambda name=name: results.update({name: run(tmp_path, name, cache)}))
                for name in ("one", "two")]
@@ -90,7 +101,7 @@ def test_two_runs_sharing_an_empty_cache_at_once_are_both_fine(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    assert results["one"][0] == results["two"][0] == 0 and results["one"][2] == results["two"][2]
+    assert results["one"][0] == results["two"][0] == 0 and results["one"][2] == results["two"][2] == compiled[1]
     assert run(tmp_path, "after", cache)[0::2] == (0, results["one"][2])  # what they left loads
     shutil.rmtree(cache)
 

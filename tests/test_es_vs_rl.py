@@ -229,7 +229,7 @@ def test_reinforce_learns_a_long_game(tmp_path):
 # The claims, measured -------------------------------------------------------------------------------
 
 def test_the_quick_claims_measure_every_learner_within_one_budget_of_games_and_never_touch_the_committed_results(
-        tmp_path):
+        tmp_path, capsys):
     out = tmp_path / "claims"
     budget = 120_000  # --quick's 300,000 (checked below) but smaller: enough for ES to solve M=1, K=9 on both seeds
     command = [sys.executable, STUDY, "claims", "--quick", "--settings", "1x1,1x9", "--snr-repeats", "4",
@@ -263,12 +263,12 @@ def test_the_quick_claims_measure_every_learner_within_one_budget_of_games_and_n
             assert image.format == "PNG"
     tables = (out / "tables.txt").read_text()
     assert "McNemar exact" in tables and "REINFORCE" in tables
-    again = subprocess.run(command, capture_output=True, text=True, timeout=300)  # done before: read, not run again
-    assert again.returncode == 0 and again.stdout.count("done before, with the same settings") == 2
+    capsys.readouterr()
+    rl.main(command[2:])  # the same again (here, not in a second process): done before, so read, not run again
+    assert capsys.readouterr().out.count("done before, with the same settings") == 2
     assert rl.read_csv(out / "claims.csv") == runs
-    plotted = subprocess.run([sys.executable, STUDY, "claims", "--plot-only", "--out", str(out), "--games", str(budget)],
-                             capture_output=True, text=True, timeout=300)
-    assert plotted.returncode == 0 and (out / "tables.txt").read_text() == tables
+    rl.main(["claims", "--plot-only", "--out", str(out), "--games", str(budget)])
+    assert (out / "tables.txt").read_text() == tables
     assert rl.parse_claims_args(["--quick"]).games == 300_000 and rl.parse_claims_args([]).games == 3_000_000
 
 
