@@ -5,7 +5,10 @@
     python benchmarks/sweep.py "learning_rate=0.05,population_size=200" 1,5,9
 
 The first argument is catch_es.Config fields as Python keyword arguments; the second, the seeds
-(a list, or FIRST-LAST). This is how the defaults in catch_es.py were chosen.
+(a list, or FIRST-LAST). This is how the defaults in catch_es.py were chosen. Each restart's gap
+in the history is printed too (the seconds between the rows around it), in the run's median
+generations and, in brackets, in those of the attempt it starts, whose bigger population plays
+in that gap.
 """
 import math
 import statistics
@@ -15,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import catch_es as ce  # noqa: E402
+from benchmark import restart_costs  # noqa: E402
 
 
 def parse_seeds(text):
@@ -26,7 +30,7 @@ def parse_seeds(text):
 
 def main(settings, seeds):
     overrides = eval(f"dict({settings})")  # a developer's tool: the settings are typed by hand
-    generations, restarts, seconds = [], [], []
+    generations, restarts, seconds, gaps = [], [], [], []
     for seed in parse_seeds(seeds):
         start = time.perf_counter()
         result = ce.train(ce.Config(seed=seed, **overrides), ce.Hooks(progress=lambda history, done: None))
@@ -34,13 +38,24 @@ def main(settings, seeds):
         generations.append(last["generation"] if result.status == "solved" else math.inf)
         restarts.append(last["restarts"])
         seconds.append(time.perf_counter() - start)
+        costs = restart_costs([(row["seconds"], row["restarts"]) for row in result.history])
+        into = [row["population_size"] for row, before in zip(result.history[1:], result.history)
+                if row["restarts"] != before["restarts"]]  # the population each restart grew to
+        gaps += [(population, *cost) for population, cost in zip(into, costs)]
+        restarted = "".join(f"; a restart into {population}: {run:.1f} ({own:.1f})"
+                            for population, (run, own) in zip(into, costs))
         print(f"seed {seed}: {result.status}, generation {last['generation']}, {round(last['catch_rate'] * 80)}/80, "
-              f"{last['restarts']} restarts, {seconds[-1]:.1f} s in process", flush=True)
+              f"{last['restarts']} restarts, {seconds[-1]:.1f} s in process{restarted}", flush=True)
     solved = sum(generation < math.inf for generation in generations)
     ranked = sorted(generations)
     print(f"{settings or 'defaults'}: {solved}/{len(generations)} solved; generations to 80/80 (unsolved count as "
           f"never): median {statistics.median(generations)}, 90th percentile {ranked[math.ceil(0.9 * len(ranked)) - 1]}, "
           f"max {ranked[-1]}; {sum(restarts)} restarts in all; median {statistics.median(seconds):.1f} s in process")
+    # Each restart's gap in its history: in the run's median generations (in those of the attempt it starts).
+    for population in sorted({population for population, _, _ in gaps}):
+        runs, owns = zip(*[(run, own) for into, run, own in gaps if into == population])
+        print(f"restarts into population {population}: {len(runs)}, their gaps {min(runs):.1f} to {max(runs):.1f} of "
+              f"the run's median generations ({min(owns):.1f} to {max(owns):.1f} of the attempt's own)")
 
 
 if __name__ == "__main__":
