@@ -42,31 +42,20 @@ uphill, and measure how well.
 """
 
 # %%
-import os
+import dataclasses, functools, gc, os, random, sys, time, typing
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log (its errors reach Python)
-# NumPy's idle BLAS threads spin, stealing the compiled games' cores (a generation 50% slower here).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NumPy's idle threads spin, stealing the games' cores (50% slower)
 
-import dataclasses
-import functools
-import gc
-import random
-import sys
-import time
-from typing import NamedTuple
-
-# Collecting garbage only frees memory, it changes no result. The imports below make 580,000 Python objects:
-# checking them for garbage as they came took 0.38 s of the imports' 2.2, and each full collection later would
-# walk them all again (0.14 s). So no collecting during the imports, and after them `gc.freeze` hides what they
-# made from the collector for good (4,400 objects of garbage among them: a little memory kept).
+# Collecting garbage frees memory and changes no result. The imports below make 580,000 Python objects: checking
+# them as they came took 0.38 s of the imports' 2.2, and each full collection later would walk them again (0.14 s).
+# So none during the imports; after them `gc.freeze` hides them from the collector for good (4,400 of them garbage).
 gc.disable()
 import numpy as np
 from matplotlib.figure import Figure  # plots without a display: no pyplot, no backend to choose
 
-# On import TensorFlow writes lines about GPU drivers to file descriptor 2 whatever the setting: /dev/null it.
-saved_stderr = os.dup(2)
+saved_stderr = os.dup(2)  # TensorFlow's import writes GPU-driver lines to descriptor 2 whatever the setting: hide them
 os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 try:
     import keras
@@ -93,12 +82,11 @@ per game, so it steps any number of games at once and compiles together with the
 # %%
 GRID_SIZE = 10
 GAME_LENGTH = GRID_SIZE - 1  # steps until the fruit reaches the bottom row
-LEFT, STAY, RIGHT = 0, 1, 2
-ACTIONS = (LEFT, STAY, RIGHT)
+ACTIONS = LEFT, STAY, RIGHT = 0, 1, 2
 FRUITS = GRID_SIZE * (GRID_SIZE - 2)  # 80 ways a game can start, so "80/80 fruits caught" is perfect play
 
 
-class CatchState(NamedTuple):
+class CatchState(typing.NamedTuple):
     fruit_row: object  # int32 array, one entry per game
     fruit_column: object
     basket_centre: object
@@ -140,7 +128,6 @@ cells, and scores the three actions; the highest wins. Any Keras model with 100 
 outputs could take its place: the ES sees only one long vector of numbers, `theta` (10,403
 weights for the default network).
 """
-
 
 # %%
 def lit_cells(state):  # the four cells that are 1 on each game's board, numbered row by row: fruit, then basket
@@ -204,7 +191,6 @@ and has more, its table is made so instead of multiplying by 96 zeros: 2.2 times
 against 11.9 ms, timed in turns); others, and a lone `Dense` (the linear policy), run whole.
 """
 
-
 # %%
 BOARDS = (GRID_SIZE - 1) * GRID_SIZE * (GRID_SIZE - 2)  # boards to move on: a fruit above the bottom row, a centre
 
@@ -243,11 +229,11 @@ def population_games(model, game=play):  # to be compiled: flat weights (P, D), 
     return games
 
 
-def starts_for(candidates):
-    # Each candidate gets its own copy of the 80 start states, passed in at run time, not built
-    # into the program: a shared constant copy once let the compiler merge every candidate's first
-    # move into one product, whose rounding then depended on who shared the call.
-    return [np.tile(states, (candidates, 1)) for states in start_states()]
+@functools.cache  # made once for each count, as tensors (made anew, they took about 1.5% of a run's generations)
+def starts_for(candidates):  # for a caller in plain Python
+    # Each candidate gets its own copy of the 80 start states, passed in at run time: one constant copy shared by all
+    # once let the compiler merge their first moves into one product, whose rounding depended on who shared the call.
+    return [ops.convert_to_tensor(np.tile(states, (candidates, 1))) for states in start_states()]
 
 
 # %% [markdown]
@@ -301,7 +287,7 @@ def plain(tensor):  # NumPy for a caller in plain Python; inside compiled code, 
     return tensor.numpy() if tf.executing_eagerly() else tensor
 
 
-class State(NamedTuple):
+class State(typing.NamedTuple):
     theta: object  # the weights, one flat vector
     generation: object  # the next generation's number: with the seed, the key of its noise
     adam: tuple  # Adam's own variables, as Keras orders them: its step count, rate, momentum, velocity
@@ -396,7 +382,6 @@ the better half of the candidates pulls `theta` their way), and compare what `te
 with the truth as the population grows, in 2 dimensions and in 10,403:
 """
 
-
 # %%
 def hill(points):  # -|x - 1|²: highest where every weight is 1; its gradient is -2 (x - 1)
     return -np.sum((points - 1.0) ** 2, axis=-1)
@@ -447,10 +432,7 @@ each step climbs, a little, and more as the population P grows (as its square ro
 is far below 10,403). Ranks point nearly as well as raw rewards, even at `sigma = 30`: the even-order
 term is the same for both candidates of a pair, so their ranks still differ in the sign of its
 slope. (A quadratic has no steps to smooth; on Catch a `sigma` too small changes no action.)
-"""
 
-# %% [markdown]
-"""
 ## Plateaus, and starting afresh
 
 On Catch the ES has one way to fail. A network stuck at 72 of 80 misses all 8 games of one
@@ -466,7 +448,6 @@ the same (compiling takes most of a second, a generation about 5 ms): a restart 
 Without restarts, 22 of the seeds 0 to 99 stay at 64 to 72 of 80 for 1,000 generations (15
 at 72); with them, every seed catches every fruit (the README: figures and commands).
 """
-
 
 # %%
 @dataclasses.dataclass(frozen=True)
@@ -536,7 +517,6 @@ generation also measures its exact catch rate; it returns the state from before 
 that once a run is done the step can be taken back and the network kept is the one measured.
 Each generation leaves a row of history, which `Progress` shows.
 """
-
 
 # %%
 def play_here(model, game=play):  # a generation, one call: theta's catches, the candidates' mean rewards, State before
@@ -626,9 +606,8 @@ generation is played, who hears of it, a check before each generation that may s
 a state to carry on from. Left empty, it trains here and prints its progress.
 """
 
-
 # %%
-class Hooks(NamedTuple):
+class Hooks(typing.NamedTuple):
     progress: object = None  # progress(history, done) after each generation (default: Progress)
     play: object = None  # play(strategy) plays a generation as play_here's does (default: play_here)
     keep_going: object = None  # keep_going(strategy, history) before each generation: False stops the run there
@@ -638,7 +617,7 @@ class Hooks(NamedTuple):
 PLAYERS = {}  # each strategy's compiled generation, kept for the process
 
 
-class TrainingResult(NamedTuple):
+class TrainingResult(typing.NamedTuple):
     model: keras.Model  # with the weights last measured ("stopped": after the last step)
     history: list  # one dict per generation
     status: str  # "solved", "limit" (the generation limit), "stuck" or "stopped" (by keep_going)
@@ -690,7 +669,6 @@ if __name__ == "__main__" and NOTEBOOK:
 mean reward against generations and wall time, where the stretch before the first generation
 (dotted) is mostly compiling, and each attempt after a restart is drawn apart.
 """
-
 
 # %%
 def draw(state, game=0):  # one game's board as lines of text
@@ -769,16 +747,7 @@ gets a folder of its own, resumes bit-identically, and refuses bad input in one 
 """
 
 # %%
-import argparse
-import csv
-import fcntl
-import hashlib
-import inspect
-import io
-import json
-import platform
-import re
-import signal
+import argparse, csv, fcntl, hashlib, inspect, io, json, platform, re, signal
 from pathlib import Path
 
 
@@ -798,7 +767,6 @@ with a lock on `run.lock`. Every file is written under a temporary name and rena
 place: a rename is atomic, so a kill at any instant leaves the old file or the new, whole.
 Beside the network and its history go two pictures: the learning curve and the hill climbed.
 """
-
 
 # %%
 def claim(option, folder):  # make `folder` this run's: a lock on its run.lock, dropped when the process ends, however
@@ -855,7 +823,6 @@ for one CPU must never run on another. TensorFlow fails a run on a damaged file 
 compile again, so a file unlike its digest when whole goes first. `CATCH_ES_CACHE=off`: none.
 """
 
-
 # %%
 def digests(folder):  # each compiled program's file in `folder`, and the SHA-256 of its bytes
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.glob("xla_compile_cache*.pb")}
@@ -891,7 +858,6 @@ A checkpoint holds the `State`, the settings and the history; the noise is a pur
 plugged into `train`, saves one every `checkpoint_every` generations and when Ctrl-C or
 SIGTERM asks the run to stop, and stops a run whose weights are no longer finite.
 """
-
 
 # %%
 def save_checkpoint(folder, config, state, history):  # a State, the settings and the history before its generation
@@ -931,12 +897,14 @@ def keep_going(folder, config, stop):  # train's check before each generation: f
 
 # %% [markdown]
 """
-## The command line
+## The command line, and main
 
 Every field of `RunConfig` becomes an option, each value checked against what it accepts;
 `--resume FOLDER` carries on a run with its settings (only the limit and what is shown may
 change); `--play PATH` replays a saved network. Bad input is one line, exit status 2, and
-nothing written. A study passes its own settings, checks and program name.
+nothing written. A study passes its own settings, checks and program name. Then `main`:
+`prepare` checks the command line and says what to do, a `Job`; `play_on(config)`, if given,
+says where generations are played (the scaling-out study's Ray workers).
 """
 
 # %%
@@ -1061,17 +1029,8 @@ def check_memory(config, available=None, also=0.0):  # refuse, before any alloca
                          "available")
 
 
-# %% [markdown]
-"""
-## main
-
-`prepare` checks the command line and says what to do: a `Job`. `play_on(config)`, if given,
-says where generations are played (the scaling-out study's Ray workers).
-"""
-
-
 # %%
-class Job(NamedTuple):
+class Job(typing.NamedTuple):
     config: RunConfig
     folder: Path = None  # the run's folder, locked
     start: tuple = None  # a checkpoint's (State, history) to carry on from

@@ -7,6 +7,7 @@
     python benchmarks/benchmark.py --loops      # only longer games: unrolled steps against a compiled loop
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
     python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
+                                                                    # (seconds, and ms a generation seed by seed)
     python benchmarks/benchmark.py --peer --seeds 0-4   # beside evosax's Open_ES (../shared/peers), interleaved
     python benchmarks/benchmark.py --when-it-pays       # scale_out's model of a cluster: costs measured, T(W) predicted
 
@@ -314,12 +315,17 @@ def rerun_seconds(seed, first, script):
     return result["seconds"] if result["status"] == "solved" else float("inf")
 
 
+def restarts_at(rows):
+    """The rows, (seconds, restarts) each, where an attempt starts after a restart."""
+    return [i for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]]
+
+
 def restart_costs(rows):
     """Each restart's gap in the history (the seconds between the rows around it): in the run's median generations,
     and in the median generations of the attempt it starts (whose population, bigger, plays in that gap too)."""
     gaps = np.diff([seconds for seconds, _ in rows])
     median, costs = statistics.median(gaps), []
-    for i in [i for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]]:
+    for i in restarts_at(rows):
         attempt = [gaps[j - 1] for j in range(i + 1, len(rows)) if rows[j][1] == rows[j - 1][1] == rows[i][1]]
         costs.append((gaps[i - 1] / median, gaps[i - 1] / statistics.median(attempt) if attempt else float("nan")))
     return costs
@@ -466,31 +472,37 @@ def nearest_rank(values, fraction):
 def solve(seeds, script, against=None):
     """Each seed's run from launch: how many solve, and the median, 90th percentile and maximum."""
     scripts = [script] + ([against] if against else [])
-    runs = {name: dict(solved=[], generations=[], exits=[]) for name in scripts}
+    runs = {name: dict(solved=[], generations=[], exits=[], per_generation=[]) for name in scripts}
     print(f"python SCRIPT --seed S --no-render, seeds {seeds.start}..{seeds.stop - 1}, SCRIPT: {', '.join(scripts)}",
           flush=True)
     for seed in seeds:
         for name in scripts[:: 1 if seed % 2 == 0 else -1]:  # alternate which goes first
-            solved_at, exited_at, generation = seconds_to_solve(seed, name)
-            run = runs[name]
+            run, rows = runs[name], []
+            solved_at, exited_at, generation = seconds_to_solve(seed, name, rows)
+            rows = rows[0]  # its history: per generation from the first row to the last, restarts included
+            run["per_generation"].append(1000 * (rows[-1][0] - rows[0][0]) / max(len(rows) - 1, 1))
             run["exits"].append(exited_at)
             # An unsolved seed counts as never solving, so it sits at the top of the ranking.
             run["solved"].append(float("inf") if solved_at is None else solved_at)
             run["generations"].append(float("inf") if solved_at is None else int(generation))
             verdict = "NOT solved" if solved_at is None else f"80/80 after {solved_at:5.1f} s from launch"
-            print(f"seed {seed}: {verdict}, exited after {exited_at:5.1f} s (generation {generation}) {name}",
-                  flush=True)
+            print(f"seed {seed}: {verdict}, exited after {exited_at:5.1f} s (generation {generation}, "
+                  f"{run['per_generation'][-1]:.2f} ms a generation) {name}", flush=True)
     for name, run in runs.items():
         count = sum(seconds < float("inf") for seconds in run["solved"])
         print(f"{name}: solved {count}/{len(run['exits'])}")
         for label, values in [("generations to 80/80", run["generations"]),
                               ("seconds from launch to 80/80", run["solved"]),
-                              ("seconds from launch to exit", run["exits"])]:
+                              ("seconds from launch to exit", run["exits"]),
+                              ("ms a generation, first to last history row", run["per_generation"])]:
             print(f"  {label}: median {statistics.median(values):.1f}, "
                   f"90th percentile {nearest_rank(values, 0.9):.1f}, max {max(values):.1f}")
     if against:
         ratio = statistics.median(runs[script]["solved"]) / statistics.median(runs[against]["solved"])
         print(f"median seconds to 80/80, {script} over {against}: {ratio:.3f}")
+        each = [mine / theirs for mine, theirs in zip(runs[script]["per_generation"], runs[against]["per_generation"])]
+        print(f"ms a generation, {script} over {against}, seed by seed: median {statistics.median(each):.3f} "
+              f"({min(each):.3f} to {max(each):.3f})")
 
 
 if __name__ == "__main__":

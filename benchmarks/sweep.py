@@ -8,7 +8,8 @@ The first argument is catch_es.Config fields as Python keyword arguments; the se
 (a list, or FIRST-LAST). This is how the defaults in catch_es.py were chosen. Each restart's gap
 in the history is printed too (the seconds between the rows around it), in the run's median
 generations and, in brackets, in those of the attempt it starts, whose bigger population plays
-in that gap.
+in that gap; and, by population, how many of the run's median generations one of its generations
+takes (the median over each run's generations at that population, its range over the runs).
 """
 import math
 import statistics
@@ -18,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import catch_es as ce  # noqa: E402
-from benchmark import restart_costs  # noqa: E402
+from catch_es import np  # noqa: E402
+from benchmark import restart_costs, restarts_at  # noqa: E402
 
 
 def parse_seeds(text):
@@ -30,7 +32,7 @@ def parse_seeds(text):
 
 def main(settings, seeds):
     overrides = eval(f"dict({settings})")  # a developer's tool: the settings are typed by hand
-    generations, restarts, seconds, gaps = [], [], [], []
+    generations, restarts, seconds, gaps, sizes = [], [], [], [], {}
     for seed in parse_seeds(seeds):
         start = time.perf_counter()
         result = ce.train(ce.Config(seed=seed, **overrides), ce.Hooks(progress=lambda history, done: None))
@@ -38,10 +40,16 @@ def main(settings, seeds):
         generations.append(last["generation"] if result.status == "solved" else math.inf)
         restarts.append(last["restarts"])
         seconds.append(time.perf_counter() - start)
-        costs = restart_costs([(row["seconds"], row["restarts"]) for row in result.history])
-        into = [row["population_size"] for row, before in zip(result.history[1:], result.history)
-                if row["restarts"] != before["restarts"]]  # the population each restart grew to
+        rows = [(row["seconds"], row["restarts"]) for row in result.history]
+        costs, into = restart_costs(rows), [result.history[i]["population_size"] for i in restarts_at(rows)]
         gaps += [(population, *cost) for population, cost in zip(into, costs)]
+        steps = np.diff([row["seconds"] for row in result.history])  # as restart_costs counts the run's median
+        played = {}  # each population's generations (a restart's gap left out), in the run's median generations
+        for step, row, before in zip(steps, result.history[1:], result.history):
+            if row["restarts"] == before["restarts"]:
+                played.setdefault(row["population_size"], []).append(step / statistics.median(steps))
+        for population, multiples in played.items():
+            sizes.setdefault(population, []).append(statistics.median(multiples))
         restarted = "".join(f"; a restart into {population}: {run:.1f} ({own:.1f})"
                             for population, (run, own) in zip(into, costs))
         print(f"seed {seed}: {result.status}, generation {last['generation']}, {round(last['catch_rate'] * 80)}/80, "
@@ -56,6 +64,9 @@ def main(settings, seeds):
         runs, owns = zip(*[(run, own) for into, run, own in gaps if into == population])
         print(f"restarts into population {population}: {len(runs)}, their gaps {min(runs):.1f} to {max(runs):.1f} of "
               f"the run's median generations ({min(owns):.1f} to {max(owns):.1f} of the attempt's own)")
+    for population, multiples in sorted(sizes.items()):
+        print(f"a generation of population {population}: {statistics.median(multiples):.1f} of its run's median "
+              f"generations ({min(multiples):.1f} to {max(multiples):.1f} over the {len(multiples)} runs that play it)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 
 Prints, in milliseconds (medians of blocks taken in turns, so that the machine's moods reach both sides):
   * two generations from two threads at once, against one after the other (the second core);
-  * the gradient's noise reused from the candidates' inside the generation, against drawn again in `tell`;
-  * the output layer's product summed by hand, against Keras's `stateless_call`;
+  * the gradient's noise reused from the candidates' inside the generation, against drawn again in `tell` (quicker
+    here, timed alone; slower in whole runs: benchmarks/noise-reused-issue29.txt);
+  * the games of 101 candidates with the output layer's product summed by hand, against Keras's `stateless_call`;
   * the noise rows fetched by a compiled loop of slices or by `vectorized_map`, against one `take`;
   * the games of 51, 101, 201 and 401 candidates in one call: the time per candidate.
 Each variant that plays gives the same weights (checked before timing).
@@ -94,11 +95,7 @@ def main():
     def from_start(population):
         return lambda: strategy.load(ce.State(*start), config.seed, population)
 
-    original = ce.population_games
-    ce.population_games = output_by_hand
-    by_hand = ce.play_here(model)
-    ce.population_games = original
-    variants = {"catch_es": ours, "noise reused": noise_reused(model), "output by hand": by_hand}
+    variants = {"catch_es": ours, "noise reused": noise_reused(model)}
     weights = {}
     for name, play in variants.items():
         from_start(100)()
@@ -132,12 +129,16 @@ def main():
     assert all(np.array_equal(compiled["one take"](), fetch()) for fetch in compiled.values())
     print(f"the noise of 50 pairs, fetched: {in_turns({name: f for name, f in compiled.items()}, 50)} ms", flush=True)
 
-    games = tf.function(ce.population_games(model), jit_compile=True)
-    rng = np.random.default_rng(0)
-    calls = {}
-    for count in (51, 101, 201, 401):
-        population = (start.theta + 0.1 * rng.standard_normal((count, size))).astype("float32")
-        calls[count] = lambda population=population, starts=ce.starts_for(count): games(population, *starts).numpy()
+    games, rng = tf.function(ce.population_games(model), jit_compile=True), np.random.default_rng(0)
+    populations = {count: (start.theta + 0.1 * rng.standard_normal((count, size))).astype("float32")
+                   for count in (51, 101, 201, 401)}
+    by_hand = tf.function(output_by_hand(model), jit_compile=True)
+    ways = {name: lambda play=play: play(populations[101], *ce.starts_for(101)).numpy()
+            for name, play in {"catch_es": games, "output by hand": by_hand}.items()}
+    assert np.array_equal(ways["catch_es"](), ways["output by hand"]()), "not the same rewards"
+    print(f"the games of 101 candidates: {in_turns(ways, 10)} ms", flush=True)
+    calls = {count: lambda population=population, starts=ce.starts_for(count): games(population, *starts).numpy()
+             for count, population in populations.items()}
     times = in_turns(calls, 10)
     print("games in one call: " + ", ".join(f"{count} candidates {ms} ms ({1000 * ms / count:.0f} µs each)"
                                             for count, ms in times.items()))
