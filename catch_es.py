@@ -45,17 +45,17 @@ uphill, and measure how well.
 import dataclasses, functools, gc, os, random, sys, time, typing
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log (its errors reach Python)
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NumPy's idle threads spin, stealing the games' cores (50% slower)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log (errors still raise in Python)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NumPy's idle threads spin on our cores: a generation 50% slower
 
-# Collecting garbage frees memory and changes no result. The imports below make 580,000 Python objects: checking
-# them as they came took 0.38 s of the imports' 2.2, and each full collection later would walk them again (0.14 s).
-# So none during the imports; after them `gc.freeze` hides them from the collector for good (4,400 of them garbage).
+# Collecting garbage frees memory and changes no result. The imports below make 580,000 Python objects, and checking
+# them as they came took 0.38 s of the imports' 2.2 s (a full collection later walks them all again: 0.14 s). So no
+# collections during the imports; then `gc.freeze` hides their objects from the collector (4,400 garbage: never freed).
 gc.disable()
 import numpy as np
 from matplotlib.figure import Figure  # plots without a display: no pyplot, no backend to choose
 
-saved_stderr = os.dup(2)  # TensorFlow's import writes GPU-driver lines to descriptor 2 whatever the setting: hide them
+saved_stderr = os.dup(2)  # TensorFlow's import writes GPU-driver lines to stderr whatever the setting: hide them
 os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 try:
     import keras
@@ -82,7 +82,7 @@ per game, so it steps any number of games at once and compiles together with the
 # %%
 GRID_SIZE = 10
 GAME_LENGTH = GRID_SIZE - 1  # steps until the fruit reaches the bottom row
-ACTIONS = LEFT, STAY, RIGHT = 0, 1, 2
+ACTIONS = LEFT, STAY, RIGHT = 0, 1, 2  # an action moves the basket by action - 1 (`step`, below)
 FRUITS = GRID_SIZE * (GRID_SIZE - 2)  # 80 ways a game can start, so "80/80 fruits caught" is perfect play
 
 
@@ -117,8 +117,8 @@ def play(policy, fruit_columns, basket_centres):  # whole games of `policy` (sta
 
 # %% [markdown]
 """
-`ops.fori_loop` is a loop that the compiler keeps as a loop (a game twice as long, 18 steps,
-took 17 ms so, 190 unrolled). A network that always picks its highest-scoring action plays
+`ops.fori_loop` is a loop that the compiler keeps as a loop (a generation of games twice as
+long, 18 steps, took 17 ms so, 190 unrolled). A network that always picks its highest-scoring action plays
 each of the 80 starts the same way every time, so its **exact catch rate** is how many it wins.
 
 ## The policy
@@ -175,7 +175,7 @@ The blog post's code called `model.predict` once per step of one game: milliseco
 for microseconds of arithmetic, hours per run. Here one call plays *every game of every
 candidate*. A greedy network plays the same move whenever it sees the same board, and a game
 moves on only 720 boards (a fruit in one of the 90 cells above the bottom row, where the game
-ends, times a basket centre of 8): as many as the 80 games meet in their 9 steps. So each
+ends, times a basket centre of 8), as many as the 80 games' 9 steps (80 × 9). So each
 candidate scores all 720 before the games begin, as one batch (`model.stateless_call` runs the
 model with weights we pass in, `keras.ops.vectorized_map` maps that over the candidates), and
 each step only looks its moves up: the same moves, with as much arithmetic, as scoring each
@@ -199,7 +199,7 @@ def board_of(state):  # each game's board as a number, 0 to 719 (its fruit cell 
     return (state.fruit_row * GRID_SIZE + state.fruit_column) * (GRID_SIZE - 2) + state.basket_centre - 1
 
 
-def population_games(model, game=play):  # to be compiled: flat weights (P, D), starts (P, 80) -> rewards (P, 80)
+def population_games(model, game=play):  # to be compiled: P rows of flat weights, starts (P, 80) -> rewards (P, 80)
     shapes = [variable.shape for variable in model.trainable_variables]
     first = model.layers[0] if isinstance(model, keras.Sequential) and len(model.layers) > 1 else None
     lookup = isinstance(first, keras.layers.Dense)  # else the general road: the whole model on the whole board
@@ -229,10 +229,10 @@ def population_games(model, game=play):  # to be compiled: flat weights (P, D), 
     return games
 
 
-@functools.cache  # made once for each count, as tensors (made anew, they took about 1.5% of a run's generations)
-def starts_for(candidates):  # for a caller in plain Python
-    # Each candidate gets its own copy of the 80 start states, passed in at run time: one constant copy shared by all
-    # once let the compiler merge their first moves into one product, whose rounding depended on who shared the call.
+@functools.cache  # made once for each count, as tensors, outside compiled code (made anew: 1.5% of a run's time)
+def starts_for(candidates):  # the 80 start states for each of `candidates` rows: theta's and its candidates'
+    # Each row gets its own copy, passed in at run time: built into the program as one shared copy, it once let the
+    # compiler merge all rows' first moves into one product, and a candidate's score depended on who shared its batch.
     return [ops.convert_to_tensor(np.tile(states, (candidates, 1))) for states in start_states()]
 
 
@@ -264,7 +264,7 @@ refinement works comes after the code):
 All the next generations depend on, besides the seed and the population, is a `State`: theta,
 the generation, Adam's. The offsets are drawn for the `largest` population the strategy will
 play, so that their shape, and so the program, never changes; a pair's offset is the same
-whatever that length.
+whatever the population.
 """
 
 # %%
@@ -435,18 +435,19 @@ slope. (A quadratic has no steps to smooth; on Catch a `sigma` too small changes
 
 ## Plateaus, and starting afresh
 
-On Catch the ES has one way to fail. A network stuck at 72 of 80 misses all 8 games of one
-fruit column, and if no small change of its weights turns one of those misses into a catch,
-`R · n` carries no signal about that column: noise that changes no outcome gives no signal.
+On Catch the ES has one common way to fail. A network stuck at 72 of 80 typically misses all 8
+games of one fruit column, and if no small change of its weights turns one of those misses
+into a catch, `R · n` carries no signal about that column: noise that changes no outcome
+gives none.
 
-The cure is the one CMA-ES users know as IPOP: when the exact catch rate of `theta` has not
-beaten its best for `patience` generations, start again from fresh weights, drawn from
-`(seed, restarts)`, with a population `population_growth` times as large (up to
-`max_population_size`): a fresh start lands elsewhere, and a bigger population sees more.
-It is played as that many batches of the first population, so the compiled program stays
-the same (compiling takes most of a second, a generation about 5 ms): a restart compiles nothing.
-Without restarts, 22 of the seeds 0 to 99 stay at 64 to 72 of 80 for 1,000 generations (15
-at 72); with them, every seed catches every fruit (the README: figures and commands).
+The cure is the one CMA-ES users know as IPOP (increasing-population restarts): when the exact
+catch rate of `theta` has not beaten its best for `patience` generations, start again from
+fresh weights, drawn from `(seed, restarts)`, with a population `population_growth` times as
+large (up to `max_population_size`): a fresh start lands elsewhere, and a bigger population
+sees more. It is played as that many batches of the first population, so the compiled program
+stays the same (compiling takes most of a second, a generation about 5 ms): a restart compiles
+nothing. Without restarts, 22 of the seeds 0 to 99 stay at 64 to 72 of 80 for 1,000
+generations (15 at 72); with them, every seed catches every fruit (the README has the figures).
 """
 
 # %%
