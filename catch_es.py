@@ -261,8 +261,8 @@ refinement works comes after the code):
   own and steps by the mean of their estimates: `sum_i A_i n_i / (P · sigma)` with ranks `A`
   taken within each batch, coarser than one ranking of all `P` but no worse on average.
 
-All the next generations depend on, besides the seed and the population, is a `State`: theta,
-the generation, Adam's. The offsets are drawn for the `largest` population the strategy will
+Besides the seed and the population, all the next generations depend on is a `State`: theta,
+the generation, Adam's variables. The offsets are drawn for the `largest` population the strategy will
 play, so that their shape, and so the program, never changes; a pair's offset is the same
 whatever the population.
 """
@@ -426,19 +426,19 @@ if __name__ == "__main__" and NOTEBOOK:
 
 # %% [markdown]
 """
-In 2 dimensions a handful of candidates finds the slope almost exactly. In 10,403 the cosine
-at the default population of 100 is small, about 0.07, yet seven times a random direction's:
-each step climbs, a little, and more as the population P grows (as its square root, while P
-is far below 10,403). Ranks point nearly as well as raw rewards, even at `sigma = 30`: the even-order
-term is the same for both candidates of a pair, so their ranks still differ in the sign of its
-slope. (A quadratic has no steps to smooth; on Catch a `sigma` too small changes no action.)
+In 2 dimensions a handful of candidates finds the slope almost exactly. In 10,403 the cosine at
+the default population of 100 is small, about 0.07, yet seven times a random direction's: each
+step climbs, a little, and more as the population P grows (as its square root, while P is far
+below 10,403). Ranks point nearly as well as raw rewards, even at `sigma = 30`, where the
+hill's curvature swamps each reward: that term is the same for both candidates of a pair, so
+the pair's ranks still differ by the sign of the slope along its noise. (A quadratic has no
+steps to smooth; on Catch a `sigma` too small changes no action.)
 
 ## Plateaus, and starting afresh
 
 On Catch the ES has one common way to fail. A network stuck at 72 of 80 typically misses all 8
-games of one fruit column, and if no small change of its weights turns one of those misses
-into a catch, `R · n` carries no signal about that column: noise that changes no outcome
-gives none.
+games of one fruit column, and if no small change of its weights turns one of those misses into
+a catch, `R · n` carries no signal about that column: noise that changes no outcome gives none.
 
 The cure is the one CMA-ES users know as IPOP (increasing-population restarts): when the exact
 catch rate of `theta` has not beaten its best for `patience` generations, start again from
