@@ -274,8 +274,9 @@ def seconds_to_solve(seed, script, per_generation=None, cache=None):
                     last = line.split()[1].rstrip(":")
         exited_at = time.perf_counter() - start
         if per_generation is not None:
-            per_generation.append([(float(row["seconds"]), int(row["restarts"]))
-                                   for row in csv.DictReader(open(Path(folder) / "run" / "history.csv"))])
+            history = Path(folder) / "run" / "history.csv"  # (none if the run ended before its first generation)
+        per_generation.append([(float(row["seconds"]), int(row["restarts"]))
+                               for row in csv.DictReader(open(history))] if history.is_file() else [])
     return solved_at if run.returncode == 0 else None, exited_at, last
 
 
@@ -320,11 +321,16 @@ def restarts_at(rows):
     return [i for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]]
 
 
+def history_gaps(rows):
+    """The seconds between each two rows, (seconds, restarts) each, and their median: the run's median generation."""
+    gaps = np.diff([seconds for seconds, _ in rows])
+    return gaps, statistics.median(gaps)
+
+
 def restart_costs(rows):
     """Each restart's gap in the history (the seconds between the rows around it): in the run's median generations,
     and in the median generations of the attempt it starts (whose population, bigger, plays in that gap too)."""
-    gaps = np.diff([seconds for seconds, _ in rows])
-    median, costs = statistics.median(gaps), []
+    (gaps, median), costs = history_gaps(rows), []
     for i in restarts_at(rows):
         attempt = [gaps[j - 1] for j in range(i + 1, len(rows)) if rows[j][1] == rows[j - 1][1] == rows[i][1]]
         costs.append((gaps[i - 1] / median, gaps[i - 1] / statistics.median(attempt) if attempt else float("nan")))
@@ -477,10 +483,11 @@ def solve(seeds, script, against=None):
           flush=True)
     for seed in seeds:
         for name in scripts[:: 1 if seed % 2 == 0 else -1]:  # alternate which goes first
-            run, rows = runs[name], []
-            solved_at, exited_at, generation = seconds_to_solve(seed, name, rows)
-            rows = rows[0]  # its history: per generation from the first row to the last, restarts included
-            run["per_generation"].append(1000 * (rows[-1][0] - rows[0][0]) / max(len(rows) - 1, 1))
+            run, histories = runs[name], []
+            solved_at, exited_at, generation = seconds_to_solve(seed, name, histories)
+            rows = histories[0]  # per generation from the first history row to the last, restarts included
+            run["per_generation"].append(1000 * (rows[-1][0] - rows[0][0]) / (len(rows) - 1) if len(rows) > 1
+                                         else float("inf"))  # (no generation after the first: never, as unsolved)
             run["exits"].append(exited_at)
             # An unsolved seed counts as never solving, so it sits at the top of the ranking.
             run["solved"].append(float("inf") if solved_at is None else solved_at)
@@ -500,9 +507,11 @@ def solve(seeds, script, against=None):
     if against:
         ratio = statistics.median(runs[script]["solved"]) / statistics.median(runs[against]["solved"])
         print(f"median seconds to 80/80, {script} over {against}: {ratio:.3f}")
-        each = [mine / theirs for mine, theirs in zip(runs[script]["per_generation"], runs[against]["per_generation"])]
-        print(f"ms a generation, {script} over {against}, seed by seed: median {statistics.median(each):.3f} "
-              f"({min(each):.3f} to {max(each):.3f})")
+        each = [mine / theirs for mine, theirs in zip(runs[script]["per_generation"], runs[against]["per_generation"])
+                if math.isfinite(mine) and math.isfinite(theirs)]  # the seeds both played
+        if each:
+            print(f"ms a generation, {script} over {against}, seed by seed: median {statistics.median(each):.3f} "
+                  f"({min(each):.3f} to {max(each):.3f}, {len(each)} seeds)")
 
 
 if __name__ == "__main__":

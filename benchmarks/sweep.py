@@ -19,8 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import catch_es as ce  # noqa: E402
-from catch_es import np  # noqa: E402
-from benchmark import restart_costs, restarts_at  # noqa: E402
+from benchmark import history_gaps, restart_costs, restarts_at  # noqa: E402
 
 
 def parse_seeds(text):
@@ -43,11 +42,11 @@ def main(settings, seeds):
         rows = [(row["seconds"], row["restarts"]) for row in result.history]
         costs, into = restart_costs(rows), [result.history[i]["population_size"] for i in restarts_at(rows)]
         gaps += [(population, *cost) for population, cost in zip(into, costs)]
-        steps = np.diff([row["seconds"] for row in result.history])  # as restart_costs counts the run's median
+        (steps, median), restarted = history_gaps(rows), set(restarts_at(rows))
         played = {}  # each population's generations (a restart's gap left out), in the run's median generations
-        for step, row, before in zip(steps, result.history[1:], result.history):
-            if row["restarts"] == before["restarts"]:
-                played.setdefault(row["population_size"], []).append(step / statistics.median(steps))
+        for i, step in enumerate(steps, 1):  # steps[i - 1]: the seconds from row i - 1 to row i
+            if i not in restarted:
+                played.setdefault(result.history[i]["population_size"], []).append(step / median)
         for population, multiples in played.items():
             sizes.setdefault(population, []).append(statistics.median(multiples))
         restarted = "".join(f"; a restart into {population}: {run:.1f} ({own:.1f})"
