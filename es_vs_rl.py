@@ -48,7 +48,6 @@ step. `play_variant` is a loop the compiler keeps as a loop, as `catch_es.play` 
 1.4 s of compiling (`python benchmarks/benchmark.py --loops --quick`).
 """
 
-
 # %%
 import argparse
 import csv
@@ -78,7 +77,9 @@ def step_variant(state, actions, t, fall_every, slack=True):
     Without slack the basket too moves only on those steps: the actions in between change nothing."""
     falls = (t + 1) % fall_every == 0
     moved, reward = ce.step(state, actions if slack else ops.where(falls, actions, ce.STAY))
-    return moved._replace(fruit_row=ops.where(falls, moved.fruit_row, state.fruit_row)), ops.where(falls, reward, 0.0)
+    return moved._replace(fruit_row=ops.where(falls, moved.fruit_row, state.fruit_row)), ops.where(
+        falls, reward, 0.0
+    )
 
 
 def play_variant(policy, fruit_columns, basket_centres, fall_every=1, action_repeat=1, slack=True):
@@ -91,8 +92,12 @@ def play_variant(policy, fruit_columns, basket_centres, fall_every=1, action_rep
         return t + 1, tuple(state), actions, reward
 
     steps = ce.GAME_LENGTH * fall_every
-    start = (0, tuple(ce.reset(fruit_columns, basket_centres)), ops.ones_like(basket_centres),
-             ops.zeros_like(basket_centres, "float32"))
+    start = (
+        0,
+        tuple(ce.reset(fruit_columns, basket_centres)),
+        ops.ones_like(basket_centres),
+        ops.zeros_like(basket_centres, "float32"),
+    )
     return ops.while_loop(lambda t, *_: t < steps, one_step, start, maximum_iterations=steps)[-1]
 
 
@@ -106,37 +111,70 @@ budget each learner gets in a comparison.
 # %%
 @dataclasses.dataclass(frozen=True)
 class StudyConfig(ce.RunConfig):
-    fall_every: int = 1  # the fruit falls one row every this many steps: a game lasts 9 times as many
-    action_repeat: int = 1  # the policy decides every this many steps; the basket repeats its action in between
+    fall_every: int = (
+        1  # the fruit falls one row every this many steps: a game lasts 9 times as many
+    )
+    action_repeat: int = (
+        1  # the policy decides every this many steps; the basket repeats its action in between
+    )
     slack: bool = True  # with --fall-every, the basket moves on every step; --no-slack: only when the fruit falls
-    reinforce_learning_rate: float = 0.003  # Adam's step size for REINFORCE (the claims use TUNED, from `tune`)
-    reinforce_games_per_start: int = 1  # REINFORCE plays each of the 80 start states this many times per update
-    reinforce_entropy: float = 0.01  # REINFORCE's entropy bonus: how much it is paid for keeping its actions random
+    reinforce_learning_rate: float = (
+        0.003  # Adam's step size for REINFORCE (the claims use TUNED, from `tune`)
+    )
+    reinforce_games_per_start: int = (
+        1  # REINFORCE plays each of the 80 start states this many times per update
+    )
+    reinforce_entropy: float = (
+        0.01  # REINFORCE's entropy bonus: how much it is paid for keeping its actions random
+    )
     es_starts: int = 80  # start states each ES candidate plays per generation (a mirrored pair plays the same ones)
-    compare_games: int = 3_000_000  # games each learner may play to learn (measuring its catch rate not counted)
+    compare_games: int = (
+        3_000_000  # games each learner may play to learn (measuring its catch rate not counted)
+    )
 
 
-ACCEPTS = {**ce.ACCEPTS,  # what the study's settings accept, as well as catch_es's: checked by catch_es.check
-    **dict.fromkeys(["fall_every", "action_repeat", "reinforce_games_per_start", "compare_games"],
-                    ce.ACCEPTS["generations"]),
-    "es_starts": (lambda v: ce.INTEGER(v) and 1 <= v <= ce.FRUITS, f"an integer from 1 to {ce.FRUITS}"),
+ACCEPTS = {
+    **ce.ACCEPTS,  # what the study's settings accept, as well as catch_es's: checked by catch_es.check
+    **dict.fromkeys(
+        ["fall_every", "action_repeat", "reinforce_games_per_start", "compare_games"],
+        ce.ACCEPTS["generations"],
+    ),
+    "es_starts": (
+        lambda v: ce.INTEGER(v) and 1 <= v <= ce.START_COUNT,
+        f"an integer from 1 to {ce.START_COUNT}",
+    ),
     "reinforce_learning_rate": ce.ACCEPTS["sigma"],
-    "hidden_units": (lambda v: ce.INTEGER(v) and v >= 0, "an integer >= 0 (0: a linear policy, 303 weights)"),
-    "reinforce_entropy": ce.ACCEPTS["weight_decay"], "slack": ce.ACCEPTS["render"]}
+    "hidden_units": (
+        lambda v: ce.INTEGER(v) and v >= 0,
+        "an integer >= 0 (0: a linear policy, 303 weights)",
+    ),
+    "reinforce_entropy": ce.ACCEPTS["weight_decay"],
+    "slack": ce.ACCEPTS["render"],
+}
 PROG = "es_vs_rl.py"  # how errors name this script
 
 
 def game_of(config):
     """The game a study's settings describe: `play_variant` with its three knobs."""
-    return functools.partial(play_variant, fall_every=config.fall_every, action_repeat=config.action_repeat,
-                             slack=config.slack)
+    return functools.partial(
+        play_variant,
+        fall_every=config.fall_every,
+        action_repeat=config.action_repeat,
+        slack=config.slack,
+    )
 
 
 def variant_name(config):
     """The options that name the game, or "" for catch_es's game."""
     same = config.fall_every == config.action_repeat == 1
-    return "" if same else (f"--fall-every {config.fall_every} --action-repeat {config.action_repeat}"
-                            + " --no-slack" * (not config.slack and config.fall_every > 1))
+    return (
+        ""
+        if same
+        else (
+            f"--fall-every {config.fall_every} --action-repeat {config.action_repeat}"
+            + " --no-slack" * (not config.slack and config.fall_every > 1)
+        )
+    )
 
 
 # %% [markdown]
@@ -184,9 +222,15 @@ class Winnable(NamedTuple):
 # %%
 def winnable(fall_every=1, action_repeat=1, slack=True, node_limit=1_000_000):
     """Can any policy, a table from boards to actions, catch all 80 fruits of the game with these knobs?"""
-    lost = [(int(c), int(b)) for c, b in zip(*ce.start_states())
-            if not open_loop_catchable(c, b, fall_every, action_repeat, slack)]
-    moved = lambda centre, action, t: basket_moved(centre, action) if slack or (t + 1) % fall_every == 0 else centre
+    lost = [
+        (int(c), int(b))
+        for c, b in zip(*ce.start_states())
+        if not open_loop_catchable(c, b, fall_every, action_repeat, slack)
+    ]
+
+    def moved(centre, action, t):
+        return basket_moved(centre, action) if slack or (t + 1) % fall_every == 0 else centre
+
     if lost:
         return Winnable(False, lost, 0, {})
     steps, tried = ce.GAME_LENGTH * fall_every, 0
@@ -198,7 +242,8 @@ def winnable(fall_every=1, action_repeat=1, slack=True, node_limit=1_000_000):
             centre, row, t = moved(centre, action, t), row + ((t + 1) % fall_every == 0), t + 1
         if t == steps:
             return abs(column - centre) <= 1 and (
-                len(centres) == 1 or play_on(column, centres[1:], table, 0, 0, centres[1], ce.STAY))
+                len(centres) == 1 or play_on(column, centres[1:], table, 0, 0, centres[1], ce.STAY)
+            )
         towards = ce.STAY if abs(column - centre) <= 1 else ce.RIGHT if column > centre else ce.LEFT
         others = [action for action in ce.ACTIONS if action != towards]
         choices = [table[row, centre]] if (row, centre) in table else [towards] + others
@@ -209,20 +254,29 @@ def winnable(fall_every=1, action_repeat=1, slack=True, node_limit=1_000_000):
             new = (row, centre) not in table
             table[row, centre] = choice
             falls = (t + 1) % fall_every == 0
-            if play_on(column, centres, table, t + 1, row + falls, moved(centre, choice, t), choice):
+            if play_on(
+                column, centres, table, t + 1, row + falls, moved(centre, choice, t), choice
+            ):
                 return True
             if new:
                 del table[row, centre]
         return False
 
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * steps * (ce.GRID_SIZE - 2)))  # a frame per decision
+    # a frame per decision
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * steps * (ce.GRID_SIZE - 2)))
     tables = {column: {} for column in range(ce.GRID_SIZE)}
     try:
-        verdict = all(play_on(column, list(range(1, ce.GRID_SIZE - 1)), tables[column], 0, 0, 1, ce.STAY)
-                      for column in range(ce.GRID_SIZE))
+        verdict = all(
+            play_on(column, list(range(1, ce.GRID_SIZE - 1)), tables[column], 0, 0, 1, ce.STAY)
+            for column in range(ce.GRID_SIZE)
+        )
     except TimeoutError:
         verdict = None
-    policy = {(column, *board): action for column, table in tables.items() for board, action in table.items()}
+    policy = {
+        (column, *board): action
+        for column, table in tables.items()
+        for board, action in table.items()
+    }
     return Winnable(verdict, [], tried, policy if verdict else {})
 
 
@@ -230,14 +284,18 @@ def winnable(fall_every=1, action_repeat=1, slack=True, node_limit=1_000_000):
 def describe_winnable(fall_every, action_repeat, slack=True, node_limit=1_000_000):
     """One line on whether every fruit of this game can be caught."""
     answer = winnable(fall_every, action_repeat, slack, node_limit)
-    game = f"--fall-every {fall_every} --action-repeat {action_repeat}" + " --no-slack" * (not slack)
+    game = f"--fall-every {fall_every} --action-repeat {action_repeat}" + " --no-slack" * (
+        not slack
+    )
     if answer.verdict:
-        return f"{game}: a policy that catches all {ce.FRUITS} fruits exists (found after {answer.boards:,} boards)"
+        return f"{game}: a policy that catches all {ce.START_COUNT} fruits exists (found after {answer.boards:,} boards)"
     if answer.verdict is None:
         return f"{game}: undecided whether any policy catches every fruit ({answer.boards:,} boards tried)"
     if answer.lost:
-        return (f"{game}: no policy catches every fruit: no sequence of actions catches {len(answer.lost)} of the "
-                f"{ce.FRUITS} start states, so at most {ce.FRUITS - len(answer.lost)}/{ce.FRUITS}")
+        return (
+            f"{game}: no policy catches every fruit: no sequence of actions catches {len(answer.lost)} of the "
+            f"{ce.START_COUNT} start states, so at most {ce.START_COUNT - len(answer.lost)}/{ce.START_COUNT}"
+        )
     return f"{game}: no policy catches every fruit: no table from boards to actions does ({answer.boards:,} boards)"
 
 
@@ -265,7 +323,7 @@ HOLD = 3  # measurements watched after the first at 80/80: "sustained" if 80/80 
 class Measurements:
     """A learner's measurements that count, and what they say: `see(games, catches)` after each one."""
 
-    def __init__(self, budget, target=ce.FRUITS, cadence=CADENCE, hold=HOLD):
+    def __init__(self, budget, target=ce.START_COUNT, cadence=CADENCE, hold=HOLD):
         self.budget, self.target, self.cadence, self.hold = budget, target, cadence, hold
         self.rows, self.solved_at, self.held, self.start = [], None, [], time.perf_counter()
         self.seconds = math.inf  # wall time until solved
@@ -287,7 +345,9 @@ class Measurements:
             return len(self.held) >= self.hold
         return bool(self.rows) and self.rows[-1][0] >= self.budget
 
-    why = property(lambda self: "solved" if self.solved_at is not None else "games" if self.done else "")
+    why = property(
+        lambda self: "solved" if self.solved_at is not None else "games" if self.done else ""
+    )
     sustained = property(lambda self: all(self.held) if self.solved_at is not None else "")
     last = property(lambda self: self.rows[-1] if self.rows else (0, 0))  # (games, catches)
 
@@ -326,10 +386,24 @@ actions, exactly, by carrying each game's probability of every basket position f
 
 
 # %%
-BOARDS, board_of = ce.GRID_SIZE**2 * (ce.GRID_SIZE - 2), ce.board_of  # all 800 boards, in catch_es's numbering
-BASKET_CELLS = np.array([[cell == (ce.GRID_SIZE - 1) * ce.GRID_SIZE + centre + offset for cell in range(
-    ce.GRID_SIZE * ce.GRID_SIZE) for offset in (-1, 0, 1)] for centre in range(1, ce.GRID_SIZE - 1)], "float32"
-                        ).reshape(ce.GRID_SIZE - 2, ce.GRID_SIZE * ce.GRID_SIZE, 3).sum(axis=-1)  # (8, 100)
+# all 800 boards, in catch_es's numbering
+BOARDS, board_of = (ce.GRID_SIZE**2 * (ce.GRID_SIZE - 2), ce.board_of)
+# (8, 100)
+BASKET_CELLS = (
+    np.array(
+        [
+            [
+                cell == (ce.GRID_SIZE - 1) * ce.GRID_SIZE + centre + offset
+                for cell in range(ce.GRID_SIZE * ce.GRID_SIZE)
+                for offset in (-1, 0, 1)
+            ]
+            for centre in range(1, ce.GRID_SIZE - 1)
+        ],
+        "float32",
+    )
+    .reshape(ce.GRID_SIZE - 2, ce.GRID_SIZE * ce.GRID_SIZE, 3)
+    .sum(axis=-1)
+)
 
 
 def board_scores(layers, weights):
@@ -340,13 +414,17 @@ def board_scores(layers, weights):
     the kernel's row at the fruit's cell plus its three rows at the basket's cells (catch_es's lookup), so on
     every board at once it is a sum of two tables, (100 fruit cells, 1) + (1, 8 basket centres)."""
     kernel, bias, *rest = weights
-    basket = ops.einsum("cf,rfh->rch", BASKET_CELLS, kernel)  # the three basket rows of each centre, summed
-    hidden = kernel[:, :, None, :] + basket[:, None, :, :] + bias[:, None, None, :]  # (runs, 100, 8, hidden)
+    # the three basket rows of each centre, summed
+    basket = ops.einsum("cf,rfh->rch", BASKET_CELLS, kernel)
+    # (runs, 100, 8, hidden)
+    hidden = kernel[:, :, None, :] + basket[:, None, :, :] + bias[:, None, None, :]
     hidden = layers[0].activation(ops.reshape(hidden, (kernel.shape[0], BOARDS, -1)))
     # The next layers: a product summed by hand (XLA's batched matrix product into the 3 scores, and its
     # gradient, took about twice as long, measured).
     for layer, (kernel, bias) in zip(layers[1:], zip(rest[0::2], rest[1::2])):
-        hidden = layer.activation(ops.sum(hidden[..., None] * kernel[:, None], axis=-2) + bias[:, None])
+        hidden = layer.activation(
+            ops.sum(hidden[..., None] * kernel[:, None], axis=-2) + bias[:, None]
+        )
     return hidden
 
 
@@ -370,41 +448,66 @@ def reinforce_gradient(layers, config, games_per_start, runs=1):
     tape around every step would. The runs share nothing but the compiled call: each one's loss depends on
     its own weights only, so its gradient is the one it would get alone.
     """
-    fruit_columns, basket_centres = (np.tile(states, (runs, games_per_start)) for states in ce.start_states())
+    fruit_columns, basket_centres = (
+        np.tile(states, (runs, games_per_start)) for states in ce.start_states()
+    )
     steps, games = ce.GAME_LENGTH * config.fall_every, fruit_columns.shape[1]
-    decisions = np.flatnonzero(np.arange(steps) % config.action_repeat == 0)  # a repeated action has no log p
+    # a repeated action has no log p
+    decisions = np.flatnonzero(np.arange(steps) % config.action_repeat == 0)
     first = (np.arange(runs) * BOARDS)[None, :, None]  # each run's own rows of counts
 
     def gradient(weights, uniform):
-        weights = [ops.convert_to_tensor(getattr(w, "value", w)) for w in weights]  # tensors the tape can watch
-        odds = ops.cumsum(ops.softmax(board_scores(layers, weights)), axis=-1)[..., :2]  # (runs, 800, 2)
+        # tensors the tape can watch
+        weights = [ops.convert_to_tensor(getattr(w, "value", w)) for w in weights]
+        # (runs, 800, 2)
+        odds = ops.cumsum(ops.softmax(board_scores(layers, weights)), axis=-1)[..., :2]
 
-        def one_step(t, state, actions, boards, reward):  # play_variant's step, sampling the actions
+        # play_variant's step, sampling the actions
+        def one_step(t, state, actions, boards, reward):
             state = ce.CatchState(*state)
             board = board_of(state)
-            sampled = ops.sum(ops.cast(uniform[t][..., None] >= tf.gather(odds, board, batch_dims=1), "int32"), -1)
+            sampled = ops.sum(
+                ops.cast(uniform[t][..., None] >= tf.gather(odds, board, batch_dims=1), "int32"), -1
+            )
             actions = ops.where(t % config.action_repeat == 0, sampled, actions)
             boards = ops.slice_update(boards, [t, 0, 0], (board * len(ce.ACTIONS) + actions)[None])
             state, reward = step_variant(state, actions, t, config.fall_every, config.slack)
             return t + 1, tuple(state), actions, boards, reward
 
-        start = (0, tuple(ce.reset(fruit_columns, basket_centres)), ops.ones_like(basket_centres),
-                 ops.zeros((steps, runs, games), "int32"), ops.zeros((runs, games)))
-        *_, taken, reward = ops.while_loop(lambda t, *_: t < steps, one_step, start, maximum_iterations=steps)
-        taken = ops.reshape(ops.take(taken, decisions, axis=0) + first * len(ce.ACTIONS), [-1])  # board·3 + action
+        start = (
+            0,
+            tuple(ce.reset(fruit_columns, basket_centres)),
+            ops.ones_like(basket_centres),
+            ops.zeros((steps, runs, games), "int32"),
+            ops.zeros((runs, games)),
+        )
+        *_, taken, reward = ops.while_loop(
+            lambda t, *_: t < steps, one_step, start, maximum_iterations=steps
+        )
+        # board·3 + action
+        taken = ops.reshape(ops.take(taken, decisions, axis=0) + first * len(ce.ACTIONS), [-1])
         # R · grad log p, with the mean return as baseline: each decision's weight is its game's return.
         returns = reward - ops.mean(reward, axis=1, keepdims=True)
         returns = ops.broadcast_to(returns[None], (len(decisions), runs, games))
-        counts = tf.math.unsorted_segment_sum(ops.reshape(returns, [-1]), taken, runs * BOARDS * len(ce.ACTIONS))
-        visits = tf.math.unsorted_segment_sum(ops.ones_like(taken, "float32"), taken // len(ce.ACTIONS), runs * BOARDS)
-        counts, visits = ops.reshape(counts, (runs, BOARDS, -1)), ops.reshape(visits, (runs, BOARDS))
+        counts = tf.math.unsorted_segment_sum(
+            ops.reshape(returns, [-1]), taken, runs * BOARDS * len(ce.ACTIONS)
+        )
+        visits = tf.math.unsorted_segment_sum(
+            ops.ones_like(taken, "float32"), taken // len(ce.ACTIONS), runs * BOARDS
+        )
+        counts, visits = (
+            ops.reshape(counts, (runs, BOARDS, -1)),
+            ops.reshape(visits, (runs, BOARDS)),
+        )
         with tf.GradientTape() as tape:
             tape.watch(weights)
             log_p = ops.log_softmax(board_scores(layers, weights))
             # Keras minimises, hence the minus; each run's loss is its mean over its games, and their sum has each
             # run's gradient as its part. The entropy: its mean over the decisions taken, visits per board.
             loss = -ops.sum(counts * log_p) / games
-            entropy = ops.sum(visits * -ops.sum(ops.exp(log_p) * log_p, axis=-1)) / (len(decisions) * games)
+            entropy = ops.sum(visits * -ops.sum(ops.exp(log_p) * log_p, axis=-1)) / (
+                len(decisions) * games
+            )
             loss -= config.reinforce_entropy * entropy
         return tape.gradient(loss, weights), reward
 
@@ -426,19 +529,28 @@ class Reinforce:
 
     def __init__(self, config, runs=1):
         self.hidden_units, self.runs = config.hidden_units, runs
-        self.model = ce.build_policy(config.hidden_units)  # for its layers and shapes; the weights live below
-        self.weights = [ce.keras.Variable(np.zeros((runs, *v.shape), "float32")) for v in self.model.trainable_variables]
+        # for its layers and shapes; the weights live below
+        self.model = ce.build_policy(config.hidden_units)
+        self.weights = [
+            ce.keras.Variable(np.zeros((runs, *v.shape), "float32"))
+            for v in self.model.trainable_variables
+        ]
         self.optimizer = ce.keras.optimizers.Adam(config.reinforce_learning_rate)
-        self.optimizer.build(self.weights)  # Adam is elementwise: on stacked weights, one Adam per run
-        self.fresh = [variable.numpy() for variable in self.optimizer.variables]  # Adam before any step
-        games = ce.FRUITS * config.reinforce_games_per_start
+        # Adam is elementwise: on stacked weights, one Adam per run
+        self.optimizer.build(self.weights)
+        # Adam before any step
+        self.fresh = [variable.numpy() for variable in self.optimizer.variables]
+        games = ce.START_COUNT * config.reinforce_games_per_start
         self.updates = -(-CADENCE // games)  # updates between two measurements
         self.games_per_block, steps = self.updates * games, ce.GAME_LENGTH * config.fall_every
-        gradient = reinforce_gradient(self.model.layers, config, config.reinforce_games_per_start, runs)
+        gradient = reinforce_gradient(
+            self.model.layers, config, config.reinforce_games_per_start, runs
+        )
         measure, self.starts = ce.population_games(self.model, game_of(config)), ce.starts_for(runs)
 
         @tf.function(jit_compile=True, autograph=False)
-        def call(seeds, number, *starts):  # -> per block: the networks before it, their catches, each update's reward
+        # -> per block: the networks before it, their catches, each update's reward
+        def call(seeds, number, *starts):
 
             def one_block(b, found):
                 weights, catches, means = found
@@ -447,20 +559,37 @@ class Reinforce:
                 catches = ops.slice_update(catches, [b, 0, 0], measure(self.flat(), *starts)[None])
 
                 def one_update(u, means):
-                    uniform = ops.stack([uniforms(ops.stack([seeds[run], block * self.updates + u]), (steps, games))
-                                         for run in range(runs)], axis=1)
+                    uniform = ops.stack(
+                        [
+                            uniforms(
+                                ops.stack([seeds[run], block * self.updates + u]), (steps, games)
+                            )
+                            for run in range(runs)
+                        ],
+                        axis=1,
+                    )
                     gradients, reward = gradient(self.weights, uniform)
                     self.optimizer.apply(gradients, self.weights)
-                    return ops.slice_update(means, [b, 0, u], ops.mean(reward, axis=1)[None, :, None])
+                    return ops.slice_update(
+                        means, [b, 0, u], ops.mean(reward, axis=1)[None, :, None]
+                    )
 
                 return weights, catches, ops.fori_loop(0, self.updates, one_update, means)
 
-            return ops.fori_loop(0, BLOCKS_PER_CALL, one_block, (
-                ops.zeros((BLOCKS_PER_CALL, runs, self.flat().shape[1])), ops.zeros((BLOCKS_PER_CALL, runs, ce.FRUITS)),
-                ops.zeros((BLOCKS_PER_CALL, runs, self.updates))))
+            return ops.fori_loop(
+                0,
+                BLOCKS_PER_CALL,
+                one_block,
+                (
+                    ops.zeros((BLOCKS_PER_CALL, runs, self.flat().shape[1])),
+                    ops.zeros((BLOCKS_PER_CALL, runs, ce.START_COUNT)),
+                    ops.zeros((BLOCKS_PER_CALL, runs, self.updates)),
+                ),
+            )
 
-        self.blocks = lambda seeds, number: [a.numpy() for a in call(
-            np.asarray(seeds, "int32"), np.int32(number), *self.starts)]
+        self.blocks = lambda seeds, number: [
+            a.numpy() for a in call(np.asarray(seeds, "int32"), np.int32(number), *self.starts)
+        ]
 
     def flat(self):
         """Each run's weights as one vector, (runs, 10,403) by default."""
@@ -471,7 +600,9 @@ class Reinforce:
         initial = []
         for seed in seeds:
             ce.keras.utils.set_random_seed(seed)
-            initial.append([v.numpy() for v in ce.build_policy(self.hidden_units).trainable_variables])
+            initial.append(
+                [v.numpy() for v in ce.build_policy(self.hidden_units).trainable_variables]
+            )
         for variable, values in zip(self.weights, zip(*initial)):
             variable.assign(np.stack(values))
         for variable, value in zip(self.optimizer.variables, self.fresh):
@@ -481,14 +612,19 @@ class Reinforce:
 # %%
 def sampled_catch_rate(model, config):
     """The exact expected catch rate, over the 80 start states, of the policy that samples its actions."""
-    rows, columns, centres = np.meshgrid(range(ce.GRID_SIZE), range(ce.GRID_SIZE), range(1, ce.GRID_SIZE - 1),
-                                         indexing="ij")
-    boards = ce.CatchState(*(ops.convert_to_tensor(a.ravel().astype("int32")) for a in (rows, columns, centres)))
+    rows, columns, centres = np.meshgrid(
+        range(ce.GRID_SIZE), range(ce.GRID_SIZE), range(1, ce.GRID_SIZE - 1), indexing="ij"
+    )
+    boards = ce.CatchState(
+        *(ops.convert_to_tensor(a.ravel().astype("int32")) for a in (rows, columns, centres))
+    )
     odds = ops.convert_to_numpy(ops.softmax(model(ce.observe(boards)))).astype("float64")
-    odds = odds.reshape(ce.GRID_SIZE, ce.GRID_SIZE, ce.GRID_SIZE - 2, len(ce.ACTIONS))  # row, column, centre
+    # row, column, centre
+    odds = odds.reshape(ce.GRID_SIZE, ce.GRID_SIZE, ce.GRID_SIZE - 2, len(ce.ACTIONS))
     fruit_columns, basket_centres = ce.start_states()
-    chance = np.zeros((ce.FRUITS, ce.GRID_SIZE - 2, len(ce.ACTIONS)))  # each game's P(basket centre, last action)
-    chance[np.arange(ce.FRUITS), basket_centres - 1, ce.STAY] = 1.0
+    # each game's P(basket centre, last action)
+    chance = np.zeros((ce.START_COUNT, ce.GRID_SIZE - 2, len(ce.ACTIONS)))
+    chance[np.arange(ce.START_COUNT), basket_centres - 1, ce.STAY] = 1.0
     row = 0
     for t in range(ce.GAME_LENGTH * config.fall_every):
         if t % config.action_repeat == 0:  # decide: P(centre) times the policy's odds on that board
@@ -500,7 +636,8 @@ def sampled_catch_rate(model, config):
                 moved[:, basket_moved(centre + 1, action) - 1, action] += chance[:, centre, action]
             chance = moved
         row += falls
-    caught = np.abs(fruit_columns[:, None] - np.arange(1, ce.GRID_SIZE - 1)) <= 1  # (game, basket centre)
+    # (game, basket centre)
+    caught = np.abs(fruit_columns[:, None] - np.arange(1, ce.GRID_SIZE - 1)) <= 1
     return float(np.mean(np.sum(chance.sum(axis=2) * caught, axis=1)))
 
 
@@ -527,10 +664,17 @@ def reinforce_runs(config, seeds, measured, learner=None, watch=None, progress=N
                 kept[run] = weights[block, run]
                 mine = means[block, run]
                 # mean_reward: the measured network's own sampled games; min and max: over the block's updates
-                history.append(dict(generation=done * learner.updates, mean_reward=round(float(mine[0]), 6),
-                                    min_reward=float(mine.min()), max_reward=float(mine.max()),
-                                    catch_rate=catches / ce.FRUITS, games=games,
-                                    seconds=round(time.perf_counter() - start, 4)))
+                history.append(
+                    dict(
+                        generation=done * learner.updates,
+                        mean_reward=round(float(mine[0]), 6),
+                        min_reward=float(mine.min()),
+                        max_reward=float(mine.max()),
+                        catch_rate=catches / ce.START_COUNT,
+                        games=games,
+                        seconds=round(time.perf_counter() - start, 4),
+                    )
+                )
                 if progress:
                     progress(history, measurements.done)
         if all(measurements.done for measurements in measured):
@@ -539,8 +683,12 @@ def reinforce_runs(config, seeds, measured, learner=None, watch=None, progress=N
     for flat, measurements, history in zip(kept, measured, histories):
         model = ce.build_policy(config.hidden_units)
         ce.set_flat_weights(model, flat)
-        results.append(ce.TrainingResult(model, history, "solved" if measurements.solved_at is not None else "limit",
-                                         None))  # (no ES state to carry on from)
+        # (no ES state to carry on from)
+        results.append(
+            ce.TrainingResult(
+                model, history, "solved" if measurements.solved_at is not None else "limit", None
+            )
+        )
     return results
 
 
@@ -548,8 +696,14 @@ def train_reinforce(config, measurements=None, progress=None, learner=None, watc
     """REINFORCE on one seed, `config.seed`, until `measurements` (by default: within `config.compare_games`)."""
     measurements = measurements or Measurements(config.compare_games)
     watch = watch and (lambda seed, catches, weights, own=watch: own(catches, weights))
-    return reinforce_runs(config, [config.seed], [measurements], learner, watch,
-                          progress or ce.Progress(config, label="update"))[0]
+    return reinforce_runs(
+        config,
+        [config.seed],
+        [measurements],
+        learner,
+        watch,
+        progress or ce.Progress(config, label="update"),
+    )[0]
 
 
 # %% [markdown]
@@ -573,25 +727,30 @@ def pair_starts(strategy, count):
     and the generation, the same for both members of a mirrored pair: (fruit columns, basket centres), a row per
     candidate of the strategy's biggest population (a generation plays as many as its population)."""
     picks = np.random.default_rng([int(strategy.key[0]), strategy.generation, 1]).permuted(
-        np.tile(np.arange(ce.FRUITS), (strategy.largest // 2, 1)), axis=1)[:, :count]
+        np.tile(np.arange(ce.START_COUNT), (strategy.largest // 2, 1)), axis=1
+    )[:, :count]
     return [states[picks.repeat(2, axis=0)] for states in ce.start_states()]
 
 
 def es_player(config):
     """The ES's player for the study's game: catch_es's, or one whose candidates play `es_starts` start states."""
     model = ce.build_policy(config.hidden_units)
-    if config.es_starts == ce.FRUITS:
+    if config.es_starts == ce.START_COUNT:
         return ce.play_here(model, game_of(config))
     play_population = ce.population_games(model, game_of(config))
 
-    @tf.function(jit_compile=True, autograph=False)  # traced once per strategy, as catch_es's generation
+    # traced once per strategy, as catch_es's generation
+    @tf.function(jit_compile=True, autograph=False)
     def generation(strategy, own_starts, starts):
-        before = ce.keras.tree.map_structure(ops.copy, strategy.state())
-        own = play_population(before.theta[None], *own_starts)[0]  # theta plays all 80: its exact catch rate
+        before = strategy.state()
+        # theta plays all 80: its exact catch rate
+        own = play_population(before.theta[None], *own_starts)[0]
         size, pairs = strategy.batch, strategy.batch // 2
 
         def play_batch(batch, found):  # as catch_es's play_here: a batch's totals, into `found`
-            mine = [ops.slice(states, [batch * size, 0], [size, config.es_starts]) for states in starts]
+            mine = [
+                ops.slice(states, [batch * size, 0], [size, config.es_starts]) for states in starts
+            ]
             totals = ops.sum(play_population(strategy.ask(batch * pairs, pairs), *mine), axis=1)
             return ops.slice_update(found, [batch * size], totals)
 
@@ -600,9 +759,11 @@ def es_player(config):
         return own, totals, before
 
     def play_generation(strategy):
-        own, totals, before = generation(strategy, ce.starts_for(1), pair_starts(strategy, config.es_starts))
+        own, totals, before = generation(
+            strategy, ce.starts_for(1), pair_starts(strategy, config.es_starts)
+        )
         rewards = totals.numpy()[: strategy.population_size] / config.es_starts
-        return ce.count_catches(own), rewards, ce.keras.tree.map_structure(np.asarray, before)
+        return ce.count_catches(own), rewards, before.numpy()
 
     return play_generation
 
@@ -625,8 +786,16 @@ class Run(NamedTuple):
     measured: Measurements  # what the measurements that count say: solved, when, sustained
 
 
-def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS, watch=None, no_restarts_too=False,
-         reinforce=True):
+def race(
+    config,
+    play_generation=None,
+    learner=None,
+    show=True,
+    target=ce.START_COUNT,
+    watch=None,
+    no_restarts_too=False,
+    reinforce=True,
+):
     """Both learners on the run's game from the same initial weights, each within the budget: {name: Run}.
 
     `play_generation` and `learner`, built once for the game (with catch_es's strategies, kept for the process), spare
@@ -635,7 +804,10 @@ def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS
     """
     play_generation = play_generation or es_player(config)
     quiet = None if show else (lambda history, done: None)
-    es_configs = {"ES": config, **({"ES, no restarts": without_restarts(config)} if no_restarts_too else {})}
+    es_configs = {
+        "ES": config,
+        **({"ES, no restarts": without_restarts(config)} if no_restarts_too else {}),
+    }
     runs = {}
     for name, es_config in es_configs.items():
         measured, played = Measurements(config.compare_games, target), [0]
@@ -645,16 +817,24 @@ def race(config, play_generation=None, learner=None, show=True, target=ce.FRUITS
             if measured.see(played[0], catches) and watch:
                 watch(name, catches, before.theta)  # the theta that was measured
             played[0] += es_games(config, strategy.population_size)
-            return min(catches, ce.FRUITS - 1), rewards, before  # the measurements decide when it is solved
+            # the measurements decide when it is solved
+            return (min(catches, ce.START_COUNT - 1), rewards, before)
 
-        es_config = dataclasses.replace(es_config, generations=sys.maxsize)  # the measurements stop it
-        hooks = ce.Hooks(progress=quiet or ce.Progress(es_config), play=play,
-                         keep_going=lambda strategy, history, measured=measured: not measured.done)
-        runs[name] = Run(ce.train(es_config, hooks), measured)
+        # the measurements stop it
+        es_config = dataclasses.replace(es_config, generations=sys.maxsize)
+        result = ce.run_training(
+            es_config,
+            attempt=ce.played_by(play, es_config),
+            progress=quiet or ce.Progress(es_config),
+            keep_going=lambda strategy, history, measured=measured: not measured.done,
+        )
+        runs[name] = Run(result, measured)
     if not reinforce:
         return runs
     measured = Measurements(config.compare_games, target)
-    result = train_reinforce(config, measured, quiet, learner, watch and functools.partial(watch, "REINFORCE"))
+    result = train_reinforce(
+        config, measured, quiet, learner, watch and functools.partial(watch, "REINFORCE")
+    )
     runs["REINFORCE"] = Run(result, measured)
     return runs
 
@@ -666,12 +846,26 @@ def plot_curves(runs, path, title):
     axes = figure.subplots()
     for name, run in runs.items():
         games, catches = zip(*run.measured.rows)
-        axes.plot(np.maximum(games, CADENCE / 2), np.array(catches) / ce.FRUITS, ".-", ms=3, color=COLOURS[name],
-                  label=name + (f": solved after {run.measured.solved_at:,} games" if run.measured.solved_at is not None
-                                else ": not solved"))
+        axes.plot(
+            np.maximum(games, CADENCE / 2),
+            np.array(catches) / ce.START_COUNT,
+            ".-",
+            ms=3,
+            color=COLOURS[name],
+            label=name
+            + (
+                f": solved after {run.measured.solved_at:,} games"
+                if run.measured.solved_at is not None
+                else ": not solved"
+            ),
+        )
     axes.axvline(CADENCE / 2, color="grey", lw=0.5)
-    axes.set(xlabel=f"games played to learn (log scale; the initial network drawn at {CADENCE // 2:,})",
-             xscale="log", ylim=(-0.02, 1.02), ylabel="exact catch rate of the greedy policy (0 to 1)")
+    axes.set(
+        xlabel=f"games played to learn (log scale; the initial network drawn at {CADENCE // 2:,})",
+        xscale="log",
+        ylim=(-0.02, 1.02),
+        ylabel="exact catch rate of the greedy policy (0 to 1)",
+    )
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize="small")
     figure.suptitle(title)
@@ -685,22 +879,39 @@ def compare(config, folder):
     rows = []
     for name, (result, measured) in runs.items():
         solved = measured.solved_at is not None
-        games_per_update = ce.FRUITS * config.reinforce_games_per_start
-        rows.append(dict(learner=name, solved=solved, sustained=measured.sustained,
-                         games=measured.solved_at if solved else "", seconds=round(measured.seconds, 2) if solved
-                         else "", backprop_gradients=measured.last[0] // games_per_update if name == "REINFORCE"
-                         else 0, final_catches=measured.last[1]))
+        games_per_update = ce.START_COUNT * config.reinforce_games_per_start
+        rows.append(
+            dict(
+                learner=name,
+                solved=solved,
+                sustained=measured.sustained,
+                games=measured.solved_at if solved else "",
+                seconds=round(measured.seconds, 2) if solved else "",
+                backprop_gradients=measured.last[0] // games_per_update
+                if name == "REINFORCE"
+                else 0,
+                final_catches=measured.last[1],
+            )
+        )
         ce.save_history(result.history, folder / f"{name.lower()}_history.csv")
     ce.save_history(rows, folder / "comparison.csv")
-    print(f"\n{'learner':<10}  {'games until solved':>18}  {'seconds until solved':>20}  "
-          f"{'backprop gradients':>18}  {'final catches':>13}")
+    print(
+        f"\n{'learner':<10}  {'games until solved':>18}  {'seconds until solved':>20}  "
+        f"{'backprop gradients':>18}  {'final catches':>13}"
+    )
     for row in rows:
         games = f"{row['games']:,}" if row["solved"] else "not solved"
         seconds = f"{row['seconds']:.1f}" if row["solved"] else "not solved"
-        print(f"{row['learner']:<10}  {games:>18}  {seconds:>20}  {row['backprop_gradients']:>18,}  "
-              f"{row['final_catches']:>10}/{ce.FRUITS}")
-    plot_curves(runs, folder / "es_vs_reinforce.png", f"ES and REINFORCE from the same initial weights (seed "
-                f"{config.seed}{', ' * bool(variant_name(config)) + variant_name(config)})")
+        print(
+            f"{row['learner']:<10}  {games:>18}  {seconds:>20}  {row['backprop_gradients']:>18,}  "
+            f"{row['final_catches']:>10}/{ce.START_COUNT}"
+        )
+    plot_curves(
+        runs,
+        folder / "es_vs_reinforce.png",
+        f"ES and REINFORCE from the same initial weights (seed "
+        f"{config.seed}{', ' * bool(variant_name(config)) + variant_name(config)})",
+    )
     return rows
 
 
@@ -748,15 +959,34 @@ ratio `|E g|² / trace Cov g` with a 95% interval over the estimates (`snr_inter
 
 
 # %%
-ORDER = [(1, 1, True, False), (1, 1, True, True), (4, 1, True, False), (4, 2, True, False), (4, 3, True, False),
-         (4, 4, True, False), (4, 1, False, False)]  # (fall_every M, action_repeat K, slack, a linear policy): the
+# (fall_every M, action_repeat K, slack, a linear policy): the
+ORDER = [
+    (1, 1, True, False),
+    (1, 1, True, True),
+    (4, 1, True, False),
+    (4, 2, True, False),
+    (4, 3, True, False),
+    (4, 4, True, False),
+    (4, 1, False, False),
+]
 # full run's games and order; --settings also takes others (2x1, 8x1, 8x1noslack: T = 18, 72, 72)
 LEARNERS = ("ES", "ES, no restarts", "REINFORCE")
-TUNED = {"ES": {"sigma": 0.05, "learning_rate": 0.02, "population_size": 100, "es_starts": 20},
-         "REINFORCE": {"reinforce_learning_rate": 0.01, "reinforce_games_per_start": 1, "reinforce_entropy": 0.0},
-         }  # the settings the claims use: each learner's winner of `tune` (benchmarks/claims/tune.csv; a test checks)
+# the settings the claims use: each learner's winner of `tune` (benchmarks/claims/tune.csv; a test checks)
+TUNED = {
+    "ES": {"sigma": 0.05, "learning_rate": 0.02, "population_size": 100, "es_starts": 20},
+    "REINFORCE": {
+        "reinforce_learning_rate": 0.01,
+        "reinforce_games_per_start": 1,
+        "reinforce_entropy": 0.0,
+    },
+}
 ENTROPY_ON = 0.01  # the entropy bonus REINFORCE's gradient noise is also measured with (the tuned one may be 0)
-ESTIMATORS = ("ES, centred ranks", "ES, raw", "REINFORCE, no entropy", f"REINFORCE, entropy {ENTROPY_ON}")
+ESTIMATORS = (
+    "ES, centred ranks",
+    "ES, raw",
+    "REINFORCE, no entropy",
+    f"REINFORCE, entropy {ENTROPY_ON}",
+)
 FIRST_SEED = 1000  # the claims' seeds: 1000, 1001, ...; tuning uses TUNE_SEED on
 
 
@@ -768,11 +998,15 @@ def parse_games(text):
         item = item.removesuffix("linear")
         slack = not item.endswith("noslack")
         try:
-            fall_every, action_repeat = (int(number) for number in item.removesuffix("noslack").split("x"))
+            fall_every, action_repeat = (
+                int(number) for number in item.removesuffix("noslack").split("x")
+            )
         except ValueError:
             fall_every = action_repeat = 0
         if min(fall_every, action_repeat) < 1:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected MxK pairs such as 1x1,8x1,8x1noslack,1x1linear")
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected MxK pairs such as 1x1,8x1,8x1noslack,1x1linear"
+            )
         games.append((fall_every, action_repeat, slack, linear))
     return games
 
@@ -786,7 +1020,11 @@ def same_game(row, other):
 
 
 def game_name(fall_every, action_repeat, slack, linear=False):
-    return f"M={fall_every}, K={action_repeat}" + ", no slack" * (not slack) + ", linear policy" * linear
+    return (
+        f"M={fall_every}, K={action_repeat}"
+        + ", no slack" * (not slack)
+        + ", linear policy" * linear
+    )
 
 
 def game_key(fall_every, action_repeat, slack, linear=False):
@@ -795,24 +1033,51 @@ def game_key(fall_every, action_repeat, slack, linear=False):
 
 # %%
 def parse_claims_args(argv=None, prog="claims"):
-    parser = argparse.ArgumentParser(prog=f"es_vs_rl.py {prog}", description="Measure the notes' claims: the "
-                                     "learners on several games and seeds, and the noise of their gradients.")
+    parser = argparse.ArgumentParser(
+        prog=f"es_vs_rl.py {prog}",
+        description="Measure the notes' claims: the "
+        "learners on several games and seeds, and the noise of their gradients.",
+    )
     parser.error = functools.partial(ce.usage_error, prog=PROG)  # one line, exit status 2
-    parser.add_argument("--quick", action="store_true", help="fewer seeds and games, a smaller budget and noise "
-                        "sample: a few minutes")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer seeds and games, a smaller budget and noise sample: a few minutes",
+    )
     parser.add_argument("--seeds", type=int, help="seeds per game (default 30; --quick 2)")
-    parser.add_argument("--first-seed", type=int, default=FIRST_SEED, help=f"the first seed (default {FIRST_SEED})")
-    parser.add_argument("--games", type=int, help="games each learner may play to learn, per seed (default "
-                        "3,000,000; --quick 300,000)")
-    parser.add_argument("--snr-repeats", type=int, help="estimates of each gradient per network (default 200; "
-                        "--quick 16)")
-    parser.add_argument("--snr-networks", type=int, help="initial networks, seeds 0 .. N-1 (default 3; --quick 1)")
-    parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games to measure (default: "
-                        "1x1,1x1linear,4x1,4x2,4x3,4x4,4x1noslack; --quick 1x1,4x2)")
-    parser.add_argument("--out", help="folder for the CSV files and plots (default: benchmarks/claims, with --quick "
-                        "runs/claims-quick, so that a quick try never writes over the committed results)")
-    parser.add_argument("--plot-only", action="store_true", help="the tables, verdict and plots again from --out's "
-                        "CSV files")
+    parser.add_argument(
+        "--first-seed", type=int, default=FIRST_SEED, help=f"the first seed (default {FIRST_SEED})"
+    )
+    parser.add_argument(
+        "--games",
+        type=int,
+        help="games each learner may play to learn, per seed (default 3,000,000; --quick 300,000)",
+    )
+    parser.add_argument(
+        "--snr-repeats",
+        type=int,
+        help="estimates of each gradient per network (default 200; --quick 16)",
+    )
+    parser.add_argument(
+        "--snr-networks", type=int, help="initial networks, seeds 0 .. N-1 (default 3; --quick 1)"
+    )
+    parser.add_argument(
+        "--settings",
+        type=parse_games,
+        metavar="MxK,...",
+        help="the games to measure (default: "
+        "1x1,1x1linear,4x1,4x2,4x3,4x4,4x1noslack; --quick 1x1,4x2)",
+    )
+    parser.add_argument(
+        "--out",
+        help="folder for the CSV files and plots (default: benchmarks/claims, with --quick "
+        "runs/claims-quick, so that a quick try never writes over the committed results)",
+    )
+    parser.add_argument(
+        "--plot-only",
+        action="store_true",
+        help="the tables, verdict and plots again from --out's CSV files",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.out = args.out or ("runs/claims-quick" if quick else "benchmarks/claims")
@@ -821,8 +1086,14 @@ def parse_claims_args(argv=None, prog="claims"):
     args.snr_repeats = args.snr_repeats or (16 if quick else 200)
     args.snr_networks = args.snr_networks or (1 if quick else 3)
     args.settings = args.settings or (parse_games("1x1,4x2") if quick else ORDER)
-    if min(args.seeds, args.games, args.snr_networks) <= 0 or args.snr_repeats < 2 or args.first_seed < 0:
-        parser.error("--seeds, --games, --snr-networks must be > 0, --snr-repeats >= 2, --first-seed >= 0")
+    if (
+        min(args.seeds, args.games, args.snr_networks) <= 0
+        or args.snr_repeats < 2
+        or args.first_seed < 0
+    ):
+        parser.error(
+            "--seeds, --games, --snr-networks must be > 0, --snr-repeats >= 2, --first-seed >= 0"
+        )
     return args
 
 
@@ -853,7 +1124,8 @@ def median_interval(values, resamples=2_000, seed=0):
     """The ordinary median of values (inf: never) and its bootstrap 95% interval: (median, low, high)."""
     values = np.asarray(values, dtype="float64")
     picks = np.random.default_rng(seed).integers(len(values), size=(resamples, len(values)))
-    with np.errstate(invalid="ignore"):  # the mean of a finite value and inf is inf, as it should be
+    # the mean of a finite value and inf is inf, as it should be
+    with np.errstate(invalid="ignore"):
         medians = np.median(values[picks], axis=1)
     low, high = np.quantile(medians, [0.025, 0.975], method="inverted_cdf")
     return float(np.median(values)), float(low), float(high)
@@ -872,20 +1144,34 @@ def summary(values):
 def paired(runs, first, second, resamples=2_000):
     """Two learners on the seeds both ran: solved counts, McNemar's exact p, the difference of the fractions
     solved with its bootstrap 95% interval, and the ratio of their games on the seeds both solved."""
-    by_seed = {learner: {run["seed"]: run for run in runs if run["learner"] == learner} for learner in (first, second)}
+    by_seed = {
+        learner: {run["seed"]: run for run in runs if run["learner"] == learner}
+        for learner in (first, second)
+    }
     seeds = sorted(set(by_seed[first]) & set(by_seed[second]))
     a = np.array([by_seed[first][seed]["solved"] for seed in seeds], bool)
     b = np.array([by_seed[second][seed]["solved"] for seed in seeds], bool)
     only_first, only_second = int(np.sum(a & ~b)), int(np.sum(~a & b))
     discordant = only_first + only_second
-    tail = sum(math.comb(discordant, k) for k in range(min(only_first, only_second) + 1)) / 2**discordant
+    tail = (
+        sum(math.comb(discordant, k) for k in range(min(only_first, only_second) + 1))
+        / 2**discordant
+    )
     picks = np.random.default_rng(0).integers(len(seeds), size=(resamples, len(seeds)))
     low, high = np.quantile(a[picks].mean(axis=1) - b[picks].mean(axis=1), [0.025, 0.975])
-    ratios = [by_seed[second][seed]["games"] / by_seed[first][seed]["games"] for seed in seeds
-              if by_seed[first][seed]["solved"] and by_seed[second][seed]["solved"]]
-    return dict(seeds=len(seeds), solved=(int(a.sum()), int(b.sum())), only=(only_first, only_second),
-                p=min(1.0, 2 * tail), difference=(float(a.mean() - b.mean()), float(low), float(high)),
-                ratios=(float(np.median(ratios)), min(ratios), max(ratios)) if ratios else None)
+    ratios = [
+        by_seed[second][seed]["games"] / by_seed[first][seed]["games"]
+        for seed in seeds
+        if by_seed[first][seed]["solved"] and by_seed[second][seed]["solved"]
+    ]
+    return dict(
+        seeds=len(seeds),
+        solved=(int(a.sum()), int(b.sum())),
+        only=(only_first, only_second),
+        p=min(1.0, 2 * tail),
+        difference=(float(a.mean() - b.mean()), float(low), float(high)),
+        ratios=(float(np.median(ratios)), min(ratios), max(ratios)) if ratios else None,
+    )
 
 
 # %%
@@ -900,42 +1186,85 @@ class Game:
         self.learner.start([0])
         self.learner.blocks([0], 0)  # compile it now
         self.play_generation = es_player(config)
-        self.play_generation(ce.new_strategy(config)[1])  # compiled now: any population
+        self.play_generation(ce.fast_attempt(config, 0)[1])  # compiled now: any population
         self.estimators = snr and self.gradient_estimators(model)
         self.compile_seconds = time.perf_counter() - start
 
     def gradient_estimators(self, model):
         config, steps = self.config, ce.GAME_LENGTH * self.config.fall_every
         shapes = [(1, *variable.shape) for variable in model.trainable_variables]
-        games = ce.FRUITS * config.reinforce_games_per_start
+        games = ce.START_COUNT * config.reinforce_games_per_start
         compiled = {}
         for name, bonus in zip(ESTIMATORS[2:], (0.0, ENTROPY_ON)):
-            gradient = reinforce_gradient(model.layers, dataclasses.replace(config, reinforce_entropy=bonus),
-                                          config.reinforce_games_per_start)
+            gradient = reinforce_gradient(
+                model.layers,
+                dataclasses.replace(config, reinforce_entropy=bonus),
+                config.reinforce_games_per_start,
+            )
             compiled[name] = tf.function(jit_compile=True, autograph=False)(
-                lambda theta, key, gradient=gradient: ops.concatenate([ops.reshape(g, [-1]) for g in gradient(
-                    ce.unflatten_weights(theta, shapes), uniforms(key, (steps, 1, games)))[0]]))
-        strategy = ce.EvolutionStrategy(ce.flatten_weights(model), config.population_size, config.sigma,
-                                        config.learning_rate, config.weight_decay)
+                lambda theta, key, gradient=gradient: ops.concatenate(
+                    [
+                        ops.reshape(g, [-1])
+                        for g in gradient(
+                            ce.unflatten_weights(theta, shapes), uniforms(key, (steps, 1, games))
+                        )[0]
+                    ]
+                )
+            )
+        strategy = ce.BatchedStrategy(
+            ce.flatten_weights(model),
+            config.population_size,
+            config.sigma,
+            config.learning_rate,
+            config.weight_decay,
+        )
 
-        play = tf.function(ce.population_games(model, game_of(config)), jit_compile=True, autograph=False)
+        play = tf.function(
+            ce.population_games(model, game_of(config)), jit_compile=True, autograph=False
+        )
 
-        def es(theta, seed, repeat, raw):  # one generation's estimate, as the ES plays it (es_starts per candidate)
-            strategy.load(ce.State(theta, repeat, strategy.fresh_adam), seed)  # fresh noise for every estimate
+        # one generation's estimate, as the ES plays it (es_starts per candidate)
+        def es(theta, seed, repeat, raw):
+            # fresh noise for every estimate
+            strategy.load(ce.State(theta, repeat, strategy.fresh_adam), seed)
             candidates = np.asarray(strategy.ask())
-            totals = play(candidates, *pair_starts(strategy, config.es_starts)).numpy().sum(axis=1, dtype="float64")
+            totals = (
+                play(candidates, *pair_starts(strategy, config.es_starts))
+                .numpy()
+                .sum(axis=1, dtype="float64")
+            )
             if raw:  # sum over pairs of (R+ - R-) / (2 sigma) n, over the pairs: the same noise and games
                 noise = (candidates[0::2] - candidates[1::2]) / (2 * config.sigma)
-                return (totals[0::2] - totals[1::2]) / config.es_starts / (2 * config.sigma) @ noise / len(noise)
+                return (
+                    (totals[0::2] - totals[1::2])
+                    / config.es_starts
+                    / (2 * config.sigma)
+                    @ noise
+                    / len(noise)
+                )
             return np.asarray(strategy.tell(totals), "float64")
 
-        return {"ES, centred ranks": functools.partial(es, raw=False), "ES, raw": functools.partial(es, raw=True),
-                **{name: lambda theta, seed, repeat, f=f: f(theta, np.array([seed, repeat], "int32")).numpy().astype(
-                    "float64") for name, f in compiled.items()}}
+        return {
+            "ES, centred ranks": functools.partial(es, raw=False),
+            "ES, raw": functools.partial(es, raw=True),
+            **{
+                name: lambda theta, seed, repeat, f=f: (
+                    f(theta, np.array([seed, repeat], "int32")).numpy().astype("float64")
+                )
+                for name, f in compiled.items()
+            },
+        }
 
-    def race(self, seed, target=ce.FRUITS, watch=None):
-        return race(dataclasses.replace(self.config, seed=seed), self.play_generation, self.learner, show=False,
-                    target=target, watch=watch, no_restarts_too=True)
+    def race(self, seed, target=ce.START_COUNT, watch=None):
+        return race(
+            dataclasses.replace(self.config, seed=seed),
+            self.play_generation,
+            self.learner,
+            show=False,
+            target=target,
+            watch=watch,
+            no_restarts_too=True,
+        )
 
 
 # %%
@@ -965,10 +1294,15 @@ def snr_interval(estimates, resamples=200, seed=0):
     whole, with about twice its variance): their spread around their mean, shrunk by sqrt(2)."""
     estimates = np.asarray(estimates)
     rng = np.random.default_rng(seed)
-    halves = np.array([snr_of(estimates[rng.permutation(len(estimates))[: len(estimates) // 2]])
-                       for _ in range(resamples)])
+    halves = np.array(
+        [
+            snr_of(estimates[rng.permutation(len(estimates))[: len(estimates) // 2]])
+            for _ in range(resamples)
+        ]
+    )
     whole = snr_of(estimates)
-    if not np.isfinite(halves).all():  # some halves without noise: the interval is the halves' range
+    # some halves without noise: the interval is the halves' range
+    if not np.isfinite(halves).all():
         return whole, float(min(halves.min(), whole)), float(max(halves.max(), whole))
     low, high = whole + (np.quantile(halves, [0.025, 0.975]) - halves.mean()) / math.sqrt(2)
     return whole, float(low), float(high)
@@ -982,11 +1316,15 @@ class Stalls:
     def __init__(self, target):
         self.target, self.stalled, self.near, self.latest = target, {}, {}, {}
 
-    def watch(self, learner, catches, weights):  # latest: (catches, weights, the latest near miss or None)
+    # latest: (catches, weights, the latest near miss or None)
+    def watch(self, learner, catches, weights):
         weights = np.array(weights)
         near = self.latest.get(learner, (0, None, None))[2]
-        self.latest[learner] = (catches, weights, (catches, weights) if self.target - 2 <= catches < self.target
-                                else near)
+        self.latest[learner] = (
+            catches,
+            weights,
+            (catches, weights) if self.target - 2 <= catches < self.target else near,
+        )
 
     def keep(self, learner, seed, solved):
         catches, weights, near = self.latest.pop(learner, (0, None, None))
@@ -1001,7 +1339,11 @@ class Stalls:
             for seed, catches, weights in kept:
                 yield f"{learner} stalled at {catches}/80, seed {seed}", "stall", weights
         for learner, (seed, solved, catches, weights) in self.near.items():
-            yield f"{learner} at {catches}/80, seed {seed}" + " (did not solve)" * (not solved), "near miss", weights
+            yield (
+                f"{learner} at {catches}/80, seed {seed}" + " (did not solve)" * (not solved),
+                "near miss",
+                weights,
+            )
 
 
 # %%
@@ -1011,18 +1353,38 @@ def measure_runs(game, args, target):
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for learner, (result, measured) in game.race(seed, target, stalls.watch).items():
             stalls.keep(learner, seed, measured.solved_at is not None)
-            runs.append(dict(fall_every=M, action_repeat=K, slack=slack, hidden_units=game.config.hidden_units,
-                             steps=ce.GAME_LENGTH * M, seed=seed,
-                             learner=learner, solved=measured.solved_at is not None, why=measured.why,
-                             sustained=measured.sustained, target=target,
-                             games=math.inf if measured.solved_at is None else measured.solved_at,
-                             seconds=round(measured.seconds, 3), played=measured.last[0],
-                             measurements=len(measured.rows), restarts=result.history[-1].get("restarts", 0),
-                             final_catches=measured.last[1],
-                             sampled_catch_rate=round(sampled_catch_rate(result.model, game.config), 4)
-                             if learner == "REINFORCE" else ""))
-        print(f"  seed {seed}: " + ", ".join(f"{run['learner']} {run['why']} ({run['final_catches']}/80)"
-                                             for run in runs[-len(LEARNERS):]), flush=True)
+            runs.append(
+                dict(
+                    fall_every=M,
+                    action_repeat=K,
+                    slack=slack,
+                    hidden_units=game.config.hidden_units,
+                    steps=ce.GAME_LENGTH * M,
+                    seed=seed,
+                    learner=learner,
+                    solved=measured.solved_at is not None,
+                    why=measured.why,
+                    sustained=measured.sustained,
+                    target=target,
+                    games=math.inf if measured.solved_at is None else measured.solved_at,
+                    seconds=round(measured.seconds, 3),
+                    played=measured.last[0],
+                    measurements=len(measured.rows),
+                    restarts=result.history[-1].get("restarts", 0),
+                    final_catches=measured.last[1],
+                    sampled_catch_rate=round(sampled_catch_rate(result.model, game.config), 4)
+                    if learner == "REINFORCE"
+                    else "",
+                )
+            )
+        print(
+            f"  seed {seed}: "
+            + ", ".join(
+                f"{run['learner']} {run['why']} ({run['final_catches']}/80)"
+                for run in runs[-len(LEARNERS) :]
+            ),
+            flush=True,
+        )
     return runs, stalls
 
 
@@ -1031,18 +1393,41 @@ def measure_noise(game, args, stalls):
     networks = []
     for seed in range(args.snr_networks):
         ce.keras.utils.set_random_seed(seed)
-        networks.append((f"initial, seed {seed}", "initial", ce.flatten_weights(ce.build_policy(
-            game.config.hidden_units))))
+        networks.append(
+            (
+                f"initial, seed {seed}",
+                "initial",
+                ce.flatten_weights(ce.build_policy(game.config.hidden_units)),
+            )
+        )
     rows = []
     for number, (network, where, theta) in enumerate(networks + list(stalls.networks())):
         for estimator, estimate in game.estimators.items():
-            snr, low, high = snr_interval([estimate(theta, number, repeat) for repeat in range(args.snr_repeats)])
-            games = (es_games(game.config, game.config.population_size) if estimator.startswith("ES") else
-                     game.config.reinforce_games_per_start * ce.FRUITS)
-            rows.append(dict(fall_every=M, action_repeat=K, slack=slack, hidden_units=game.config.hidden_units,
-                             steps=ce.GAME_LENGTH * M, network=network,
-                             where=where, estimator=estimator, estimates=args.snr_repeats, games=games, snr=snr,
-                             low=low, high=high))
+            snr, low, high = snr_interval(
+                [estimate(theta, number, repeat) for repeat in range(args.snr_repeats)]
+            )
+            games = (
+                es_games(game.config, game.config.population_size)
+                if estimator.startswith("ES")
+                else game.config.reinforce_games_per_start * ce.START_COUNT
+            )
+            rows.append(
+                dict(
+                    fall_every=M,
+                    action_repeat=K,
+                    slack=slack,
+                    hidden_units=game.config.hidden_units,
+                    steps=ce.GAME_LENGTH * M,
+                    network=network,
+                    where=where,
+                    estimator=estimator,
+                    estimates=args.snr_repeats,
+                    games=games,
+                    snr=snr,
+                    low=low,
+                    high=high,
+                )
+            )
     return rows
 
 
@@ -1050,8 +1435,10 @@ def measure_noise(game, args, stalls):
 def game_table(name, verdict, runs, snr):
     """A game's table: each learner's runs, the paired comparisons, and the gradients' noise, as lines of text."""
     lines = [f"{name}: {verdict}"]
-    lines.append(f"  {'learner':<16} {'solved [95% CI]':>20} {'sustained':>9} {'median games to learn [95% CI]':>36} "
-                 f"{'median s':>9} {'restarts':>8} {'sampled':>8}")
+    lines.append(
+        f"  {'learner':<16} {'solved [95% CI]':>20} {'sustained':>9} {'median games to learn [95% CI]':>36} "
+        f"{'median s':>9} {'restarts':>8} {'sampled':>8}"
+    )
     for learner in LEARNERS:
         mine = [run for run in runs if run["learner"] == learner]
         if not mine:
@@ -1059,25 +1446,38 @@ def game_table(name, verdict, runs, snr):
         solved = sum(run["solved"] for run in mine)
         low, high = wilson(solved, len(mine))
         sampled = [run["sampled_catch_rate"] for run in mine if run["sampled_catch_rate"] != ""]
-        lines.append(f"  {learner:<16} {solved:>3}/{len(mine):<3}[{low:.2f}, {high:.2f}] "
-                     f"{sum(run['sustained'] is True for run in mine):>4}/{solved:<4} "
-                     f"{summary([run['games'] for run in mine]):>36} "
-                     f"{show_games(median_interval([run['seconds'] for run in mine])[0]):>9} "
-                     f"{sum(run['restarts'] for run in mine):>8} "
-                     f"{f'{statistics.median(sampled):.3f}' if sampled else '':>8}")
-    for first, second in (("ES", "REINFORCE"), ("ES, no restarts", "REINFORCE"), ("ES", "ES, no restarts")):
+        lines.append(
+            f"  {learner:<16} {solved:>3}/{len(mine):<3}[{low:.2f}, {high:.2f}] "
+            f"{sum(run['sustained'] is True for run in mine):>4}/{solved:<4} "
+            f"{summary([run['games'] for run in mine]):>36} "
+            f"{show_games(median_interval([run['seconds'] for run in mine])[0]):>9} "
+            f"{sum(run['restarts'] for run in mine):>8} "
+            f"{f'{statistics.median(sampled):.3f}' if sampled else '':>8}"
+        )
+    for first, second in (
+        ("ES", "REINFORCE"),
+        ("ES, no restarts", "REINFORCE"),
+        ("ES", "ES, no restarts"),
+    ):
         if {first, second} <= {run["learner"] for run in runs}:
             test = paired(runs, first, second)
             difference, low, high = test["difference"]
-            ratio = test["ratios"] and "games {2} / {1}: median {0:.3g} (range {3:.3g} to {4:.3g})".format(
-                test["ratios"][0], first, second, *test["ratios"][1:])
-            lines.append(f"  {first} against {second}: solved {test['solved'][0]} and {test['solved'][1]} of "
-                         f"{test['seeds']}; solved by one only: {test['only'][0]} and {test['only'][1]} (McNemar exact "
-                         f"p = {test['p']:.2g}); difference {difference:+.2f} [{low:+.2f}, {high:+.2f}]"
-                         + (f"; {ratio}" if ratio else ""))
+            ratio = test[
+                "ratios"
+            ] and "games {2} / {1}: median {0:.3g} (range {3:.3g} to {4:.3g})".format(
+                test["ratios"][0], first, second, *test["ratios"][1:]
+            )
+            lines.append(
+                f"  {first} against {second}: solved {test['solved'][0]} and {test['solved'][1]} of "
+                f"{test['seeds']}; solved by one only: {test['only'][0]} and {test['only'][1]} (McNemar exact "
+                f"p = {test['p']:.2g}); difference {difference:+.2f} [{low:+.2f}, {high:+.2f}]"
+                + (f"; {ratio}" if ratio else "")
+            )
     for row in snr:
-        lines.append(f"  SNR of {row['estimator']:<21} at {row['network']:<42} {row['snr']:9.2e} "
-                     f"[{row['low']:.2e}, {row['high']:.2e}] ({row['estimates']} estimates of {row['games']:,} games)")
+        lines.append(
+            f"  SNR of {row['estimator']:<21} at {row['network']:<42} {row['snr']:9.2e} "
+            f"[{row['low']:.2e}, {row['high']:.2e}] ({row['estimates']} estimates of {row['games']:,} games)"
+        )
     return lines
 
 
@@ -1087,8 +1487,10 @@ ESTIMATOR_COLOURS = dict(zip(ESTIMATORS, ("tab:purple", "tab:brown", "tab:red", 
 
 
 def games_of(runs):
-    return sorted({game_of_row(run) for run in runs},
-                  key=lambda game: ORDER.index(game) if game in ORDER else len(ORDER))
+    return sorted(
+        {game_of_row(run) for run in runs},
+        key=lambda game: ORDER.index(game) if game in ORDER else len(ORDER),
+    )
 
 
 def plot_solved(runs, games_budget, out):
@@ -1096,29 +1498,56 @@ def plot_solved(runs, games_budget, out):
     ends solved or at the budget, so at the budget each curve stands at that learner's fraction solved."""
     games = games_of(runs)
     columns = min(3, len(games))
-    figure = Figure(figsize=(4.6 * columns, 3.4 * -(-len(games) // columns) + 0.8), layout="constrained")
-    for axes, game in zip(figure.subplots(-(-len(games) // columns), columns, squeeze=False).ravel(), games):
+    figure = Figure(
+        figsize=(4.6 * columns, 3.4 * -(-len(games) // columns) + 0.8), layout="constrained"
+    )
+    for axes, game in zip(
+        figure.subplots(-(-len(games) // columns), columns, squeeze=False).ravel(), games
+    ):
         mine = [run for run in runs if game_of_row(run) == game]
         for learner in LEARNERS:
             ours = [run for run in mine if run["learner"] == learner]
             if ours:
                 solved = sorted(run["games"] for run in ours if run["solved"])
-                xs = [CADENCE / 2, *solved, games_budget]  # (the first point: before any measurement could solve)
+                # (the first point: before any measurement could solve)
+                xs = [CADENCE / 2, *solved, games_budget]
                 ys = [0, *np.arange(1, len(solved) + 1) / len(ours), len(solved) / len(ours)]
-                axes.step(xs, ys, where="post", color=COLOURS[learner], label=learner,
-                          linestyle="--" if learner == "ES, no restarts" else "-")  # (where the ES's is the same)
-        axes.axvline(games_budget, color="grey", linestyle=":", label=f"the budget, {games_budget:,} games: "
-                     "right of it, never solved")
+                # (where the ES's is the same)
+                axes.step(
+                    xs,
+                    ys,
+                    where="post",
+                    color=COLOURS[learner],
+                    label=learner,
+                    linestyle="--" if learner == "ES, no restarts" else "-",
+                )
+        axes.axvline(
+            games_budget,
+            color="grey",
+            linestyle=":",
+            label=f"the budget, {games_budget:,} games: right of it, never solved",
+        )
         seeds = len({run["seed"] for run in mine})
-        axes.set(xscale="log", ylim=(-0.03, 1.03), title=f"{game_name(*game)} ({seeds} seeds, target "
-                 f"{mine[0]['target']}/80)", xlabel="games played to learn (log scale)",
-                 ylabel="fraction of seeds solved")
+        axes.set(
+            xscale="log",
+            ylim=(-0.03, 1.03),
+            title=f"{game_name(*game)} ({seeds} seeds, target {mine[0]['target']}/80)",
+            xlabel="games played to learn (log scale)",
+            ylabel="fraction of seeds solved",
+        )
         axes.grid(alpha=0.3)
-    for axes in figure.axes[len(games):]:
+    for axes in figure.axes[len(games) :]:
         axes.set_visible(False)
     # One legend for all panels, below them: every panel draws the same four things, and none is covered.
-    figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
-    figure.suptitle("How many games each learner needed: the fraction of seeds that had reached 80/80 by then")
+    figure.legend(
+        *figure.axes[0].get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=4,
+        fontsize="small",
+    )
+    figure.suptitle(
+        "How many games each learner needed: the fraction of seeds that had reached 80/80 by then"
+    )
     ce.write_atomically(out / "claims_solved.png", figure.savefig)
     return figure
 
@@ -1126,26 +1555,44 @@ def plot_solved(runs, games_budget, out):
 def plot_snr(snr, out):
     """Each estimator's signal-to-noise ratio, with its interval, per game and network kind."""
     games = games_of(snr)
-    kinds = [kind for kind in ("initial", "stall", "near miss") if any(row["where"] == kind for row in snr)]
+    kinds = [
+        kind
+        for kind in ("initial", "stall", "near miss")
+        if any(row["where"] == kind for row in snr)
+    ]
     figure = Figure(figsize=(13, 3.2 * len(kinds) + 1), layout="constrained")
     for axes, kind in zip(figure.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0], kinds):
         for number, estimator in enumerate(ESTIMATORS):
             rows = [row for row in snr if row["estimator"] == estimator and row["where"] == kind]
             if rows:
-                xs = [games.index(game_of_row(row)) + 0.15 * (number - 1.5)
-                      for row in rows]
+                xs = [games.index(game_of_row(row)) + 0.15 * (number - 1.5) for row in rows]
                 shown = lambda value, least: min(max(value, least), 10.0)  # noqa: E731 (no noise at all: 10)
                 ys = np.array([shown(row["snr"], 1e-7) for row in rows])
-                spread = np.array([[y - shown(row["low"], 1e-8), shown(row["high"], 1e-7) - y] for y, row in
-                                   zip(ys, rows)]).T.clip(0)
-                axes.errorbar(xs, ys, yerr=spread, fmt="o", ms=4, capsize=2, color=ESTIMATOR_COLOURS[estimator],
-                              label=estimator)
+                spread = np.array(
+                    [
+                        [y - shown(row["low"], 1e-8), shown(row["high"], 1e-7) - y]
+                        for y, row in zip(ys, rows)
+                    ]
+                ).T.clip(0)
+                axes.errorbar(
+                    xs,
+                    ys,
+                    yerr=spread,
+                    fmt="o",
+                    ms=4,
+                    capsize=2,
+                    color=ESTIMATOR_COLOURS[estimator],
+                    label=estimator,
+                )
         axes.set(yscale="log", ylabel=f"SNR at {kind} networks\n(≤ 0: drawn at 1e-7; ∞: at 10)")
         axes.grid(alpha=0.3)
-        axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: covers no point
+        # outside: covers no point
+        axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.set_xticks(range(len(games)), [game_name(*game).replace(", ", "\n") for game in games])
-    figure.suptitle("Signal-to-noise ratio |E g|² / trace Cov g of one update's gradient, with 95% intervals "
-                    "(from half-samples)")
+    figure.suptitle(
+        "Signal-to-noise ratio |E g|² / trace Cov g of one update's gradient, with 95% intervals "
+        "(from half-samples)"
+    )
     ce.write_atomically(out / "claims_snr.png", figure.savefig)
     return figure
 
@@ -1157,6 +1604,7 @@ def write_csv(rows, path):
 
 def read_csv(path):
     """A study's CSV file as written, with numbers as numbers and booleans as booleans."""
+
     def value(text):
         if text in ("True", "False"):
             return text == "True"
@@ -1191,88 +1639,157 @@ def claim_lines(runs, snr):
     lines, games = [], games_of(runs)
     on = lambda game: [run for run in runs if game_of_row(run) == game]  # noqa: E731
     base, linear = (1, 1, True, False), (1, 1, True, True)
-    for title, game in (("Sample efficiency, catch_es's game", base), ("A linear policy, catch_es's game", linear)):
+    for title, game in (
+        ("Sample efficiency, catch_es's game", base),
+        ("A linear policy, catch_es's game", linear),
+    ):
         if game in games:
             test = paired(on(game), "ES", "REINFORCE")
-            lines.append(f"{title}: ES {solved_line(runs, 'ES', game)}; REINFORCE {solved_line(runs, 'REINFORCE', game)}"
-                         f"; McNemar p = {test['p']:.2g}; difference {test['difference'][0]:+.2f} "
-                         f"[{test['difference'][1]:+.2f}, {test['difference'][2]:+.2f}]" + ratio_text(on(game)))
+            lines.append(
+                f"{title}: ES {solved_line(runs, 'ES', game)}; REINFORCE {solved_line(runs, 'REINFORCE', game)}"
+                f"; McNemar p = {test['p']:.2g}; difference {test['difference'][0]:+.2f} "
+                f"[{test['difference'][1]:+.2f}, {test['difference'][2]:+.2f}]"
+                + ratio_text(on(game))
+            )
     skips = [game for game in games if game[0] == 4 and game[2] and not game[3]]
     for learner in LEARNERS:
         if len(skips) > 1:
-            lines.append(f"Frame-skip (M = 4, deciding every K-th step), {learner}: " + "; ".join(
-                f"K = {game[1]}: {solved_line(runs, learner, game)}" for game in sorted(skips)))
+            lines.append(
+                f"Frame-skip (M = 4, deciding every K-th step), {learner}: "
+                + "; ".join(
+                    f"K = {game[1]}: {solved_line(runs, learner, game)}" for game in sorted(skips)
+                )
+            )
     for game in sorted(skips):
         lines.append(f"Frame-skip, K = {game[1]}, the ES against REINFORCE{ratio_text(on(game))}")
-    lengths = [game for game in games if game[1] == 1 and not game[3] and (game[0] == 1 or not game[2])]
+    lengths = [
+        game for game in games if game[1] == 1 and not game[3] and (game[0] == 1 or not game[2])
+    ]
     for learner in LEARNERS:
         if len(lengths) > 1:
-            lines.append(f"Longer games without slack, {learner}: " + "; ".join(
-                f"T = {9 * game[0]}: {solved_line(runs, learner, game)}" for game in sorted(lengths)))
+            lines.append(
+                f"Longer games without slack, {learner}: "
+                + "; ".join(
+                    f"T = {9 * game[0]}: {solved_line(runs, learner, game)}"
+                    for game in sorted(lengths)
+                )
+            )
     for game in sorted(lengths)[1:]:
         test = paired(on(game), "ES", "REINFORCE")
-        same = [(run["seed"], run["learner"], run["games"]) for run in on(game) if run["learner"] != "REINFORCE"] == [
-            (run["seed"], run["learner"], run["games"]) for run in on(lengths[0]) if run["learner"] != "REINFORCE"]
-        lines.append(f"Without slack, T = {9 * game[0]}: the ES's runs {'are' if same else 'are not'} those of "
-                     f"T = 9 seed for seed; against REINFORCE: McNemar p = {test['p']:.2g}" + ratio_text(on(game)))
+        same = [
+            (run["seed"], run["learner"], run["games"])
+            for run in on(game)
+            if run["learner"] != "REINFORCE"
+        ] == [
+            (run["seed"], run["learner"], run["games"])
+            for run in on(lengths[0])
+            if run["learner"] != "REINFORCE"
+        ]
+        lines.append(
+            f"Without slack, T = {9 * game[0]}: the ES's runs {'are' if same else 'are not'} those of "
+            f"T = 9 seed for seed; against REINFORCE: McNemar p = {test['p']:.2g}"
+            + ratio_text(on(game))
+        )
     for game in games:
         if {"ES", "ES, no restarts"} <= {run["learner"] for run in on(game)}:
             test = paired(on(game), "ES", "ES, no restarts")
-            lines.append(f"Restarts, {game_name(*game)}: with {test['solved'][0]}, without {test['solved'][1]} of "
-                         f"{test['seeds']} (McNemar p = {test['p']:.2g})")
-    held = {learner: [run["sustained"] for run in runs if run["learner"] == learner and run["solved"]]
-            for learner in LEARNERS}
-    lines.append("Sustained (80/80 at the next three measurements): " + "; ".join(
-        f"{learner} {sum(h is True for h in kept)}/{len(kept)}" for learner, kept in held.items()))
+            lines.append(
+                f"Restarts, {game_name(*game)}: with {test['solved'][0]}, without {test['solved'][1]} of "
+                f"{test['seeds']} (McNemar p = {test['p']:.2g})"
+            )
+    held = {
+        learner: [run["sustained"] for run in runs if run["learner"] == learner and run["solved"]]
+        for learner in LEARNERS
+    }
+    lines.append(
+        "Sustained (80/80 at the next three measurements): "
+        + "; ".join(
+            f"{learner} {sum(h is True for h in kept)}/{len(kept)}"
+            for learner, kept in held.items()
+        )
+    )
     for where in ("initial", "stall", "near miss"):
         rows = [row for row in snr if row["where"] == where]
         if rows:
-            lines.append(f"SNR per update at {where} networks, median (range) over games and networks: "
-                         + snr_spread(rows))
-    for whose in ("ES", "REINFORCE"):  # a stall of the ES's own ("ES" or "ES, no restarts") or of REINFORCE's
+            lines.append(
+                f"SNR per update at {where} networks, median (range) over games and networks: "
+                + snr_spread(rows)
+            )
+    # a stall of the ES's own ("ES" or "ES, no restarts") or of REINFORCE's
+    for whose in ("ES", "REINFORCE"):
         rows = [row for row in snr if row["where"] == "stall" and row["network"].startswith(whose)]
         if rows:
             networks = len({(row["network"], game_of_row(row)) for row in rows})
-            lines.append(f"SNR per update at {whose}'s stalls ({networks} networks), median (range): " + snr_spread(rows))
+            lines.append(
+                f"SNR per update at {whose}'s stalls ({networks} networks), median (range): "
+                + snr_spread(rows)
+            )
     for game in games:
         rows = [row for row in snr if row["where"] == "initial" and game_of_row(row) == game]
         if rows:
-            lines.append(f"SNR at initial networks, {game_name(*game)}, median (range): " + snr_spread(rows))
+            lines.append(
+                f"SNR at initial networks, {game_name(*game)}, median (range): " + snr_spread(rows)
+            )
     return lines
 
 
 def ratio_text(runs):
     """'; the ES's games / REINFORCE's on seeds both solved: median, range' (or '' if no seed was solved by both)."""
     ratios = paired(runs, "REINFORCE", "ES")["ratios"]
-    return "; the ES's games / REINFORCE's on seeds both solved: median {:.3g}, range {:.3g} to {:.3g}".format(
-        *ratios) if ratios else ""
+    return (
+        "; the ES's games / REINFORCE's on seeds both solved: median {:.3g}, range {:.3g} to {:.3g}".format(
+            *ratios
+        )
+        if ratios
+        else ""
+    )
 
 
 def snr_spread(rows):
     """'estimator median (low to high); ...' of the SNR rows given, for each estimator among them."""
-    spread = lambda values: f"{statistics.median(values):.2e} ({min(values):.2e} to {max(values):.2e})"  # noqa: E731
-    return "; ".join(f"{name} {spread([row['snr'] for row in rows if row['estimator'] == name])}"
-                     for name in ESTIMATORS if any(row["estimator"] == name for row in rows))
+
+    def spread(values):
+        return f"{statistics.median(values):.2e} ({min(values):.2e} to {max(values):.2e})"  # noqa: E731
+
+    return "; ".join(
+        f"{name} {spread([row['snr'] for row in rows if row['estimator'] == name])}"
+        for name in ESTIMATORS
+        if any(row["estimator"] == name for row in rows)
+    )
 
 
 # %%
-TABLE_GAMES = {(1, 1, True, False): "catch_es's (T = 9)", (1, 1, True, True): "catch_es's, a linear policy (303 "
-               "weights)", (4, 1, True, False): "M = 4 with slack (T = 36), deciding every step", (4, 2, True, False):
-               "... every 2nd step", (4, 3, True, False): "... every 3rd step", (4, 4, True, False): "... every 4th step",
-               (4, 1, False, False): "M = 4 without slack (T = 36, 9 moves count)"}
+TABLE_GAMES = {
+    (1, 1, True, False): "catch_es's (T = 9)",
+    (1, 1, True, True): "catch_es's, a linear policy (303 weights)",
+    (4, 1, True, False): "M = 4 with slack (T = 36), deciding every step",
+    (4, 2, True, False): "... every 2nd step",
+    (4, 3, True, False): "... every 3rd step",
+    (4, 4, True, False): "... every 4th step",
+    (4, 1, False, False): "M = 4 without slack (T = 36, 9 moves count)",
+}
 
 
 def readme_table(runs):
     """The README's table of the claims, in Markdown, from the claims' rows."""
-    lines = ["| game | ES (restarts): solved; median games to learn | ES, no restarts | REINFORCE | 80/80 sustained: "
-             "ES; REINFORCE |", "|---|---|---|---|---|"]
+    lines = [
+        "| game | ES (restarts): solved; median games to learn | ES, no restarts | REINFORCE | 80/80 sustained: "
+        "ES; REINFORCE |",
+        "|---|---|---|---|---|",
+    ]
     for game in games_of(runs):
         mine = [run for run in runs if game_of_row(run) == game]
         by = {learner: [run for run in mine if run["learner"] == learner] for learner in LEARNERS}
         cells = ["; ".join(solved_and_median(by[learner])) for learner in LEARNERS]
-        held = [f"{sum(run['sustained'] is True for run in by[learner])} of {sum(run['solved'] for run in by[learner])}"
-                for learner in ("ES", "REINFORCE")]
-        lines.append(f"| {TABLE_GAMES.get(game, game_name(*game))} | " + " | ".join(cells) + f" | {'; '.join(held)} |")
+        held = [
+            f"{sum(run['sustained'] is True for run in by[learner])} of {sum(run['solved'] for run in by[learner])}"
+            for learner in ("ES", "REINFORCE")
+        ]
+        lines.append(
+            f"| {TABLE_GAMES.get(game, game_name(*game))} | "
+            + " | ".join(cells)
+            + f" | {'; '.join(held)} |"
+        )
     return lines
 
 
@@ -1282,9 +1799,15 @@ def report(runs, snr, args, out):
     lines = []
     for game in games_of(runs):
         first = next(run for run in runs if game_of_row(run) == game)
-        lines += game_table(game_name(*game), describe_winnable(*game[:3]), [run for run in runs if same_game(run, first)],
-                       [row for row in snr if same_game(row, first)]) + [""]
-    lines += ["What the files say about each claim:"] + [f"* {line}" for line in claim_lines(runs, snr)]
+        lines += game_table(
+            game_name(*game),
+            describe_winnable(*game[:3]),
+            [run for run in runs if same_game(run, first)],
+            [row for row in snr if same_game(row, first)],
+        ) + [""]
+    lines += ["What the files say about each claim:"] + [
+        f"* {line}" for line in claim_lines(runs, snr)
+    ]
     lines += ["", "The README's table:"] + readme_table(runs)
     ce.write_atomically(out / "tables.txt", lambda path: path.write_text("\n".join(lines)))
     print("\n".join(lines))
@@ -1303,29 +1826,49 @@ def claims(argv=None):
     if args.plot_only:  # the tables again, and the plots, from the CSV files
         return report(read_csv(out / "claims.csv"), read_csv(out / "snr.csv"), args, out)
     (out / "games").mkdir(parents=True, exist_ok=True)
-    made_with = {name: value for name, value in vars(args).items() if name not in ("out", "plot_only", "settings")}
+    made_with = {
+        name: value
+        for name, value in vars(args).items()
+        if name not in ("out", "plot_only", "settings")
+    }
     made_with["tuned"] = TUNED
-    print(f"seeds {args.first_seed} to {args.first_seed + args.seeds - 1} on each game; each learner may play "
-          f"{args.games:,} games to learn per seed; gradient noise from {args.snr_repeats} estimates per network",
-          flush=True)
+    print(
+        f"seeds {args.first_seed} to {args.first_seed + args.seeds - 1} on each game; each learner may play "
+        f"{args.games:,} games to learn per seed; gradient noise from {args.snr_repeats} estimates per network",
+        flush=True,
+    )
     runs, snr, start = [], [], time.perf_counter()
     for M, K, slack, linear in args.settings:
         key = out / "games" / game_key(M, K, slack, linear)
         settings = key.with_suffix(".json")
         if settings.exists() and json.loads(settings.read_text()) == made_with:
-            print(f"\n{game_name(M, K, slack, linear)}: done before, with the same settings: read from {key}.csv",
-                  flush=True)
+            print(
+                f"\n{game_name(M, K, slack, linear)}: done before, with the same settings: read from {key}.csv",
+                flush=True,
+            )
         else:
-            config = StudyConfig(fall_every=M, action_repeat=K, slack=slack, compare_games=args.games, render=False,
-                                 **{name: value for learner in TUNED.values() for name, value in learner.items()},
-                                 **({'hidden_units': 0} if linear else {}))  # linear: 303 weights
-            target = ce.FRUITS - len(winnable(M, K, slack).lost)  # the most a policy could catch
-            print(f"\n{game_name(M, K, slack, linear)}: {describe_winnable(M, K, slack)}", flush=True)
+            # linear: 303 weights
+            config = StudyConfig(
+                fall_every=M,
+                action_repeat=K,
+                slack=slack,
+                compare_games=args.games,
+                render=False,
+                **{name: value for learner in TUNED.values() for name, value in learner.items()},
+                **({"hidden_units": 0} if linear else {}),
+            )
+            # the most a policy could catch
+            target = ce.START_COUNT - len(winnable(M, K, slack).lost)
+            print(
+                f"\n{game_name(M, K, slack, linear)}: {describe_winnable(M, K, slack)}", flush=True
+            )
             game = Game(config)
             game_start = time.perf_counter()
             game_runs, stalls = measure_runs(game, args, target)
             game_snr = measure_noise(game, args, stalls)
-            print(f"  ({time.perf_counter() - game_start:.0f} s after {game.compile_seconds:.0f} s of compiling)")
+            print(
+                f"  ({time.perf_counter() - game_start:.0f} s after {game.compile_seconds:.0f} s of compiling)"
+            )
             write_csv(game_runs, key.with_name(key.name + ".csv"))
             write_csv(game_snr, key.with_name(key.name + "-snr.csv"))
             ce.write_atomically(settings, lambda path: path.write_text(json.dumps(made_with)))
@@ -1334,8 +1877,10 @@ def claims(argv=None):
     write_csv(runs, out / "claims.csv")
     write_csv(snr, out / "snr.csv")
     report(runs, snr, args, out)
-    print(f"\nwrote claims.csv, snr.csv, tables.txt, claims_solved.png and claims_snr.png to {out}/ "
-          f"({time.perf_counter() - start:.0f} s in all)")
+    print(
+        f"\nwrote claims.csv, snr.csv, tables.txt, claims_solved.png and claims_snr.png to {out}/ "
+        f"({time.perf_counter() - start:.0f} s in all)"
+    )
 
 
 # %% [markdown]
@@ -1355,35 +1900,68 @@ games (the geometric mean of its medians), or, solving none, gets closest (the m
 
 # %%
 TUNING = {
-    "ES": {"sigma": (0.05, 0.1), "learning_rate": (0.02, 0.05), "population_size": (50, 100), "es_starts": (20, 80)},
-    "REINFORCE": {"reinforce_learning_rate": (0.001, 0.003, 0.01, 0.03), "reinforce_games_per_start": (1, 4),
-                  "reinforce_entropy": (0.0, 0.01)},
+    "ES": {
+        "sigma": (0.05, 0.1),
+        "learning_rate": (0.02, 0.05),
+        "population_size": (50, 100),
+        "es_starts": (20, 80),
+    },
+    "REINFORCE": {
+        "reinforce_learning_rate": (0.001, 0.003, 0.01, 0.03),
+        "reinforce_games_per_start": (1, 4),
+        "reinforce_entropy": (0.0, 0.01),
+    },
 }
 TUNE_SEED = 2000
 
 
 def parse_tune_args(argv=None):
-    parser = argparse.ArgumentParser(prog="es_vs_rl.py tune", description="Sweep both learners' settings, with "
-                                     "the same effort, on seeds that the claims do not measure.")
+    parser = argparse.ArgumentParser(
+        prog="es_vs_rl.py tune",
+        description="Sweep both learners' settings, with "
+        "the same effort, on seeds that the claims do not measure.",
+    )
     parser.error = functools.partial(ce.usage_error, prog=PROG)  # one line, exit status 2
-    parser.add_argument("--quick", action="store_true", help="2 seeds, catch_es's game, 200,000 games: minutes")
-    parser.add_argument("--first-seed", type=int, default=TUNE_SEED, help=f"the first seed (default {TUNE_SEED})")
-    parser.add_argument("--seeds", type=int, help="this many seeds from --first-seed (default 5; --quick 2)")
-    parser.add_argument("--games", type=int, help="games to learn per seed (default 3,000,000; --quick 200,000)")
-    parser.add_argument("--learners", default="ES,REINFORCE", help="whose settings to sweep (default ES,REINFORCE)")
-    parser.add_argument("--settings", type=parse_games, metavar="MxK,...", help="the games (default 1x1)")
-    parser.add_argument("--out", help="folder for tune.csv (default: benchmarks/claims; --quick runs/tune-quick)")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 seeds, catch_es's game, 200,000 games: minutes"
+    )
+    parser.add_argument(
+        "--first-seed", type=int, default=TUNE_SEED, help=f"the first seed (default {TUNE_SEED})"
+    )
+    parser.add_argument(
+        "--seeds", type=int, help="this many seeds from --first-seed (default 5; --quick 2)"
+    )
+    parser.add_argument(
+        "--games", type=int, help="games to learn per seed (default 3,000,000; --quick 200,000)"
+    )
+    parser.add_argument(
+        "--learners", default="ES,REINFORCE", help="whose settings to sweep (default ES,REINFORCE)"
+    )
+    parser.add_argument(
+        "--settings", type=parse_games, metavar="MxK,...", help="the games (default 1x1)"
+    )
+    parser.add_argument(
+        "--out", help="folder for tune.csv (default: benchmarks/claims; --quick runs/tune-quick)"
+    )
     args = parser.parse_args(argv)
     args.seeds = args.seeds or (2 if args.quick else 5)
     args.games = args.games or (200_000 if args.quick else 3_000_000)
     args.settings = args.settings or parse_games("1x1")
     args.out = args.out or ("runs/tune-quick" if args.quick else "benchmarks/claims")
     args.learners = args.learners.split(",")
-    if min(args.seeds, args.games) <= 0 or args.first_seed < 0 or not set(args.learners) <= set(TUNING):
-        parser.error("--seeds and --games must be > 0, --first-seed >= 0, --learners from ES,REINFORCE")
+    if (
+        min(args.seeds, args.games) <= 0
+        or args.first_seed < 0
+        or not set(args.learners) <= set(TUNING)
+    ):
+        parser.error(
+            "--seeds and --games must be > 0, --first-seed >= 0, --learners from ES,REINFORCE"
+        )
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     if set(seeds) & set(range(FIRST_SEED, FIRST_SEED + 30)):
-        parser.error(f"--first-seed: tuning must not use the claims' seeds, {FIRST_SEED} to {FIRST_SEED + 29}")
+        parser.error(
+            f"--first-seed: tuning must not use the claims' seeds, {FIRST_SEED} to {FIRST_SEED + 29}"
+        )
     return args
 
 
@@ -1391,11 +1969,20 @@ def parse_tune_args(argv=None):
 def tune_score(rows, learner, setting):
     """(seeds solved, minus the geometric mean of the median games over the games, the mean final catches):
     higher is better; the last decides between settings that solve nothing."""
-    mine = [row for row in rows if row["learner"] == learner and all(row[n] == v for n, v in setting.items())]
-    medians = [median_interval([row["games"] for row in mine if row["game"] == game])[0]
-               for game in dict.fromkeys(row["game"] for row in mine)]
-    return sum(row["solved"] for row in mine), -math.exp(np.mean(np.log(medians))), float(np.mean(
-        [row["final_catches"] for row in mine]))
+    mine = [
+        row
+        for row in rows
+        if row["learner"] == learner and all(row[n] == v for n, v in setting.items())
+    ]
+    medians = [
+        median_interval([row["games"] for row in mine if row["game"] == game])[0]
+        for game in dict.fromkeys(row["game"] for row in mine)
+    ]
+    return (
+        sum(row["solved"] for row in mine),
+        -math.exp(np.mean(np.log(medians))),
+        float(np.mean([row["final_catches"] for row in mine])),
+    )
 
 
 def tune(argv=None):
@@ -1405,36 +1992,66 @@ def tune(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     rows, best = [], {}
     for learner in args.learners:
-        settings = [dict(zip(TUNING[learner], values)) for values in itertools.product(*TUNING[learner].values())]
+        settings = [
+            dict(zip(TUNING[learner], values))
+            for values in itertools.product(*TUNING[learner].values())
+        ]
         for M, K, slack, linear in args.settings:
-            target = ce.FRUITS - len(winnable(M, K, slack).lost)
+            target = ce.START_COUNT - len(winnable(M, K, slack).lost)
             for setting in settings:
-                config = StudyConfig(fall_every=M, action_repeat=K, slack=slack, compare_games=args.games,
-                                     render=False, **setting, **({'hidden_units': 0} if linear else {}))
-                player, learned = (es_player(config), None) if learner == "ES" else (None, Reinforce(config))
+                config = StudyConfig(
+                    fall_every=M,
+                    action_repeat=K,
+                    slack=slack,
+                    compare_games=args.games,
+                    render=False,
+                    **setting,
+                    **({"hidden_units": 0} if linear else {}),
+                )
+                player, learned = (
+                    (es_player(config), None) if learner == "ES" else (None, Reinforce(config))
+                )
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
                     seeded = dataclasses.replace(config, seed=seed)
                     if learner == "ES":
-                        measured = race(seeded, player, show=False, target=target, reinforce=False)["ES"].measured
+                        measured = race(seeded, player, show=False, target=target, reinforce=False)[
+                            "ES"
+                        ].measured
                     else:
                         measured = Measurements(args.games, target)
                         train_reinforce(seeded, measured, lambda history, done: None, learned)
-                    rows.append(dict(learner=learner, game=game_name(M, K, slack, linear), **{name: setting.get(name, "")
-                                     for grid in TUNING.values() for name in grid}, seed=seed,
-                                     solved=measured.solved_at is not None, sustained=measured.sustained,
-                                     games=math.inf if measured.solved_at is None else measured.solved_at,
-                                     played=measured.last[0], final_catches=measured.last[1]))
-                mine = rows[-args.seeds:]
-                print(f"{learner}, {game_name(M, K, slack, linear)}, {setting}: solved {sum(row['solved'] for row in mine)}/"
-                      f"{args.seeds}, median games {summary([row['games'] for row in mine])}", flush=True)
+                    rows.append(
+                        dict(
+                            learner=learner,
+                            game=game_name(M, K, slack, linear),
+                            **{
+                                name: setting.get(name, "")
+                                for grid in TUNING.values()
+                                for name in grid
+                            },
+                            seed=seed,
+                            solved=measured.solved_at is not None,
+                            sustained=measured.sustained,
+                            games=math.inf if measured.solved_at is None else measured.solved_at,
+                            played=measured.last[0],
+                            final_catches=measured.last[1],
+                        )
+                    )
+                mine = rows[-args.seeds :]
+                print(
+                    f"{learner}, {game_name(M, K, slack, linear)}, {setting}: solved {sum(row['solved'] for row in mine)}/"
+                    f"{args.seeds}, median games {summary([row['games'] for row in mine])}",
+                    flush=True,
+                )
                 write_csv(rows, out / "tune.csv")
         best[learner] = max(settings, key=lambda setting: tune_score(rows, learner, setting))
         solved, games, _ = tune_score(rows, learner, best[learner])
-        print(f"\n{learner}'s best: {best[learner]}: {solved}/{args.seeds * len(args.settings)} solved, geometric "
-              f"mean of the median games {-games:,.0f}\n")
+        print(
+            f"\n{learner}'s best: {best[learner]}: {solved}/{args.seeds * len(args.settings)} solved, geometric "
+            f"mean of the median games {-games:,.0f}\n"
+        )
     print(f"wrote {out / 'tune.csv'}")
     return best
-
 
 
 # %% [markdown]
@@ -1551,14 +2168,22 @@ def compare_main(argv=None):
         config = ce.check(StudyConfig(**given), ACCEPTS)
         folder = Path(config.out or time.strftime(f"runs/compare-seed{config.seed}-%Y%m%d-%H%M%S"))
         # REINFORCE's tape holds the boards, hidden layer and scores of every step of every game, and gradients.
-        steps, games = ce.GAME_LENGTH * config.fall_every, ce.FRUITS * config.reinforce_games_per_start
-        ce.check_memory(config, also=0.8e9 + 2 * 4 * games * steps * (ce.GRID_SIZE**2 + config.hidden_units + 3))
+        steps, games = (
+            ce.GAME_LENGTH * config.fall_every,
+            ce.START_COUNT * config.reinforce_games_per_start,
+        )
+        ce.check_memory(
+            config, also=0.8e9 + 2 * 4 * games * steps * (ce.GRID_SIZE**2 + config.hidden_units + 3)
+        )
         lock = ce.claim("--out", folder)  # noqa: F841 (held until we return)
     except ValueError as error:
         ce.usage_error(str(error), PROG)
     config = dataclasses.replace(config, out=str(folder))
-    print(describe_winnable(config.fall_every, config.action_repeat, config.slack))  # up front: can every fruit be caught?
-    ce.write_atomically(folder / "config.json", lambda path: path.write_text(json.dumps(vars(config))))
+    # up front: can every fruit be caught?
+    print(describe_winnable(config.fall_every, config.action_repeat, config.slack))
+    ce.write_atomically(
+        folder / "config.json", lambda path: path.write_text(json.dumps(vars(config)))
+    )
     rows = compare(config, folder)
     print(f"wrote the table, both histories and es_vs_reinforce.png to {folder}/")
     return rows
@@ -1574,11 +2199,13 @@ def main(argv=None):
         return compare_main(argv[1:] if argv[:1] == ["compare"] else argv)
     except BrokenPipeError:
         raise
-    except OSError as error:  # a full disk, the folder gone, no permission: one line, as catch_es.py says it
+    # a full disk, the folder gone, no permission: one line, as catch_es.py says it
+    except OSError as error:
         sys.stderr.write(f"{PROG}: stopped: cannot write {error.filename}: {error.strerror}\n")
         sys.exit(74)
 
 
 # %%
 if __name__ == "__main__":
-    ce.run_as_script(lambda: main([] if ce.NOTEBOOK else None))  # a notebook's sys.argv is its kernel's
+    # a notebook's sys.argv is its kernel's
+    ce.run_as_script(lambda: main([] if ce.NOTEBOOK else None))

@@ -60,28 +60,38 @@ PROG = "scale_out.py"  # how errors name this script
 
 
 # %%
-def make_player(model, game=ce.play):  # one compiled call: flat weights (P, D) -> rewards (P, 80) of `game`, as NumPy
-    play_population = ce.tf.function(ce.population_games(model, game), jit_compile=True, autograph=False)
+# one compiled call: flat weights (P, D) -> rewards (P, 80) of `game`, as NumPy
+def make_player(model, game=ce.play_games):
+    play_population = ce.tf.function(
+        ce.population_games(model, game), jit_compile=True, autograph=False
+    )
     return lambda population: play_population(population, *ce.starts_for(len(population))).numpy()
 
 
 class ShardPlayer:
     """A worker's part of each generation: a compiled player, and the strategy's noise table and ask, built once."""
 
-    def __init__(self, seed, sigma, hidden_units, game=ce.play, largest=2):  # plain values travel simply (a function)
+    # plain values travel simply (a function)
+    def __init__(self, seed, sigma, hidden_units, game=ce.play_games, largest=2):
         ce.keras.utils.set_random_seed(seed)
         model = ce.build_policy(hidden_units)
         self.play_population = make_player(model, game)
         # The noise of the driver's strategy: the same stream of offsets, as long as its biggest population's.
-        self.strategy = ce.EvolutionStrategy(ce.flatten_weights(model), 2, sigma, seed=seed, largest=largest)
+        self.strategy = ce.BatchedStrategy(
+            ce.flatten_weights(model), 2, sigma, seed=seed, largest=largest
+        )
         # Compiled, as the driver's generation is, so that the candidates come out the same to the bit.
-        self.ask = ce.tf.function(lambda start, stop: self.strategy.ask(start, stop - start), jit_compile=True)
+        self.ask = ce.tf.function(
+            lambda start, stop: self.strategy.ask(start, stop - start), jit_compile=True
+        )
 
     def play(self, theta, generation, pairs):
         """Rebuild the candidates of `pairs` and play them beside theta: (theta's catches, each one's total)."""
-        self.strategy.load(ce.State(theta, generation, self.strategy.fresh_adam))  # the driver's theta and generation
+        # the driver's theta and generation
+        self.strategy.load(ce.State(theta, generation, self.strategy.fresh_adam))
         rewards = self.play_population(np.vstack([theta, self.ask(pairs.start, pairs.stop)]))
-        return ce.count_catches(rewards[0]), rewards[1:].sum(axis=1, dtype="float32")  # whole numbers: exact
+        # whole numbers: exact
+        return ce.count_catches(rewards[0]), rewards[1:].sum(axis=1, dtype="float32")
 
     def ping(self, theta, generation, pairs):
         """A round trip with nothing played: what a generation costs beyond its games."""
@@ -134,9 +144,13 @@ def check_token(address):
         with grpc.insecure_channel(address) as channel:
             try:
                 gcs_grpc.NodeInfoGcsServiceStub(channel).GetClusterId(
-                    gcs.GetClusterIdRequest(), timeout=5, metadata=[("authorization", f"Bearer {token}")] * bool(token))
+                    gcs.GetClusterIdRequest(),
+                    timeout=5,
+                    metadata=[("authorization", f"Bearer {token}")] * bool(token),
+                )
             except grpc.RpcError as error:
-                return error.code() == grpc.StatusCode.UNAUTHENTICATED  # anything else: ray.init will say what
+                # anything else: ray.init will say what
+                return error.code() == grpc.StatusCode.UNAUTHENTICATED
         return False
 
     if not refused(None):
@@ -144,15 +158,18 @@ def check_token(address):
     token, source = find_token()
     if token is None or refused(token):
         given = f"refused the token from {source}" if token else "wants a token and none was found"
-        raise ValueError(f"--ray-address {address}: the cluster {given}; set RAY_AUTH_TOKEN to the one "
-                         f"`ray get-auth-token` prints on its head node")
+        raise ValueError(
+            f"--ray-address {address}: the cluster {given}; set RAY_AUTH_TOKEN to the one "
+            f"`ray get-auth-token` prints on its head node"
+        )
     auth._enable_token_auth()  # RAY_AUTH_MODE=token, for Ray in this process and the ones it starts
 
 
 # %%
 def connect_ray(workers, address, modules):
     """Start a local Ray instance with `workers` CPUs, or join the cluster at `address`; ship it `modules`."""
-    if not address:  # a local instance: on the loopback address only (Ray reads this switch once, on import)
+    # a local instance: on the loopback address only (Ray reads this switch once, on import)
+    if not address:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
@@ -163,17 +180,27 @@ def connect_ray(workers, address, modules):
         try:
             socket.create_connection((host, int(port)), timeout=5).close()
         except (OSError, ValueError) as error:
-            raise ValueError(f"--ray-address {address}: no Ray cluster answers there ({error})") from None
+            raise ValueError(
+                f"--ray-address {address}: no Ray cluster answers there ({error})"
+            ) from None
         check_token(address)
     if not ray.is_initialized():  # (the tests connect once, for all their runs)
         try:
             # "local": a new instance of our own, even if `ray start` already runs one on this machine.
-            ray.init(address=address or "local", num_cpus=None if address else workers, include_dashboard=False,
-                     log_to_driver=False, logging_level="ERROR", runtime_env={"py_modules": modules})
+            ray.init(
+                address=address or "local",
+                num_cpus=None if address else workers,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+                runtime_env={"py_modules": modules},
+            )
         except ConnectionError as error:
             if address == "auto":
-                raise ValueError("--ray-address auto: no Ray cluster runs here; "
-                                 "start one with `ray start --head`") from None
+                raise ValueError(
+                    "--ray-address auto: no Ray cluster runs here; "
+                    "start one with `ray start --head`"
+                ) from None
             raise ValueError(f"--ray-address {address}: {error}") from None
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < workers:
@@ -210,16 +237,32 @@ class NoWorkersLeft(RuntimeError):
 
 def replace_lost(players, lost, generation, wait=3):
     """New workers for `lost` where the cluster has free CPUs (Ray frees a dead one's within `wait` s), or fewer."""
-    had, players.actors = len(players.actors), [actor for actor in players.actors if actor not in lost]
+    had, players.actors = (
+        len(players.actors),
+        [actor for actor in players.actors if actor not in lost],
+    )
     deadline = time.monotonic() + wait
-    while (free := int(players.ray.available_resources().get("CPU", 0))) < len(lost) and time.monotonic() < deadline:
+    while (free := int(players.ray.available_resources().get("CPU", 0))) < len(
+        lost
+    ) and time.monotonic() < deadline:
         time.sleep(0.2)
-    players.actors += [players.remote.remote(*players.arguments) for _ in range(min(free, len(lost)))]
-    if not players.actors:  # nothing left to play on: the command line stops in one line (`main`, below)
-        raise NoWorkersLeft(f"lost every worker ({had}) in generation {generation}, and the cluster has no free CPU")
-    fewer = "" if len(players.actors) == had else "; no free CPU for the rest: the pairs are cut among fewer"
-    players.say(f"generation {generation}: lost {len(lost)} of {had} workers, played their shares again; "
-                f"{len(players.actors)} workers now{fewer}")
+    players.actors += [
+        players.remote.remote(*players.arguments) for _ in range(min(free, len(lost)))
+    ]
+    # nothing left to play on: the command line stops in one line (`main`, below)
+    if not players.actors:
+        raise NoWorkersLeft(
+            f"lost every worker ({had}) in generation {generation}, and the cluster has no free CPU"
+        )
+    fewer = (
+        ""
+        if len(players.actors) == had
+        else "; no free CPU for the rest: the pairs are cut among fewer"
+    )
+    players.say(
+        f"generation {generation}: lost {len(lost)} of {had} workers, played their shares again; "
+        f"{len(players.actors)} workers now{fewer}"
+    )
 
 
 # %%
@@ -227,15 +270,20 @@ def play_shares(players, shared, generation, left):
     """Every share's (theta's catches, totals), in order; a share whose worker died, again on the workers left."""
     results = {}
     while left:
-        calls = [(actor, (generation, pairs)) for actor, pairs in zip(players.actors * len(left), left)]
+        calls = [
+            (actor, (generation, pairs)) for actor, pairs in zip(players.actors * len(left), left)
+        ]
         refs = [actor.play.remote(shared, *call) for actor, call in calls]
         players.sent += sum(len(pickle.dumps(call)) for _, call in calls)
         lost, left = [], []
         for ref, (actor, (_, pairs)) in zip(refs, calls):
             try:
                 results[pairs.start] = players.ray.get(ref)
-            except players.ray.exceptions.RayActorError as error:  # Ray keeps it as the share's value: let go of
-                error.__traceback__ = None  # the frames it was raised through (they hold the run folder's lock)
+            # Ray keeps it as the share's value: let go of
+            except players.ray.exceptions.RayActorError as error:
+                error.__traceback__ = (
+                    None  # the frames it was raised through (they hold the run folder's lock)
+                )
                 lost, left = lost + [actor], left + [pairs]
         if lost:
             replace_lost(players, set(lost), generation)
@@ -246,32 +294,39 @@ def play_shares(players, shared, generation, left):
 class RayPlayers:
     """Play each generation on Ray actors, a range of pairs each; replaces lost ones; counts the bytes that travel."""
 
-    def __init__(self, config, workers, address="", say=print, game=ce.play):
+    def __init__(self, config, workers, address="", say=print, game=ce.play_games):
         # Workers import these files as the modules `catch_es` and `scale_out`, which Ray ships to
         # them. Run as a script, this file is `__main__`, whose classes Ray would pickle instead.
         import scale_out
 
         self.ray, self.say = connect_ray(workers, address, [ce, scale_out]), say
-        self.remote = self.ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(scale_out.ShardPlayer)
-        largest = ce.population_of(config, config.generations)  # the noise's stream is drawn for it, as the driver's
+        self.remote = self.ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(
+            scale_out.ShardPlayer
+        )
+        # the noise's stream is drawn for it, as the driver's
+        largest = ce.largest_population(config)
         self.arguments = config.seed, config.sigma, config.hidden_units, game, largest
         self.actors = [self.remote.remote(*self.arguments) for _ in range(workers)]
-        self.sent = self.received = self.generations = 0  # serialized bytes, all generations together
+        self.sent = self.received = self.generations = (
+            0  # serialized bytes, all generations together
+        )
         # Compiled as play_here compiles its generation: traced once per strategy, which new_strategy keeps.
         self.tell = ce.tf.function(lambda strategy, totals: strategy.tell(totals), jit_compile=True)
 
     def __call__(self, strategy):
         """One generation, as `catch_es.play_here`'s: ask (on the workers), play there, tell here."""
-        theta = strategy.theta
+        theta = np.asarray(strategy.theta)
         shared = self.ray.put(theta)  # once per generation, however many workers read it
         self.sent += theta.nbytes
-        results = play_shares(self, shared, strategy.generation, self.shares(strategy.population_size))
+        results = play_shares(
+            self, shared, strategy.generation, self.shares(strategy.population_size)
+        )
         self.received += sum(len(pickle.dumps(result)) for result in results)
         self.generations += 1
         totals = np.concatenate([totals for _, totals in results])
-        before = ce.keras.tree.map_structure(np.asarray, strategy.state())  # read before tell moves it
+        before = strategy.state().numpy()  # read before tell moves it
         self.tell(strategy, totals)
-        return results[0][0], totals / ce.FRUITS, before  # every worker played theta
+        return results[0][0], totals / ce.START_COUNT, before  # every worker played theta
 
     def shares(self, population_size):
         """The pairs of a generation, cut into one contiguous range per worker."""
@@ -303,9 +358,15 @@ def main(argv=None):
     """The study's command line: its own two options, then catch_es.main with the rest."""
     parser = argparse.ArgumentParser(prog=PROG, add_help=False)
     parser.error = functools.partial(ce.usage_error, prog=PROG)
-    parser.add_argument("--workers", type=int, default=2, help="play each generation on this many Ray workers")
-    parser.add_argument("--ray-address", default="", help="join the Ray cluster at this address ('auto': the one "
-                                                          "`ray start` began) instead of starting a local one")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="play each generation on this many Ray workers"
+    )
+    parser.add_argument(
+        "--ray-address",
+        default="",
+        help="join the Ray cluster at this address ('auto': the one "
+        "`ray start` began) instead of starting a local one",
+    )
     options, rest = parser.parse_known_args(argv)
     if "-h" in rest or "--help" in rest:
         parser.print_help()
@@ -317,13 +378,20 @@ def main(argv=None):
     def play_on(config):
         players.append(RayPlayers(config, options.workers, options.ray_address))
         players[0].folder = ce.Path(config.out)
-        where = f"the Ray cluster at {options.ray_address}" if options.ray_address else "a local Ray instance"
-        print(f"playing each generation on {options.workers} worker{'s' * (options.workers > 1)} of {where}")
+        where = (
+            f"the Ray cluster at {options.ray_address}"
+            if options.ray_address
+            else "a local Ray instance"
+        )
+        print(
+            f"playing each generation on {options.workers} worker{'s' * (options.workers > 1)} of {where}"
+        )
         return players[0]
 
     try:
         result, stopped = ce.main(rest, play_on=play_on, prog=PROG), None
-    except NoWorkersLeft as error:  # (only its words: its traceback holds catch_es.main, and so the folder's lock)
+    # (only its words: its traceback holds catch_es.main, and so the folder's lock)
+    except NoWorkersLeft as error:
         result, stopped = None, str(error)
     finally:
         for player in players:
@@ -332,7 +400,9 @@ def main(argv=None):
         NoWorkersLeft.stop(stopped, players[0].folder)
     if players and players[0].generations:
         sent, received, played = players[0].sent, players[0].received, players[0].generations
-        print(f"per generation, {sent // played:,} bytes went to the workers and {received // played:,} came back")
+        print(
+            f"per generation, {sent // played:,} bytes went to the workers and {received // played:,} came back"
+        )
     return result
 
 
@@ -371,23 +441,36 @@ def median_seconds(call, repeats):
 
 def round_trip(players, strategy):
     """One generation's calls to every worker, with nothing played."""
-    shared = players.ray.put(strategy.theta)
+    shared = players.ray.put(np.asarray(strategy.theta))
     shares = players.shares(strategy.population_size)
-    players.ray.get([actor.ping.remote(shared, strategy.generation, pairs) for actor, pairs in zip(players.actors, shares)])
+    players.ray.get(
+        [
+            actor.ping.remote(shared, strategy.generation, pairs)
+            for actor, pairs in zip(players.actors, shares)
+        ]
+    )
 
 
 # %%
-def measure_costs(config, game=ce.play, workers=(1, 2), repeats=5, trips=30):
+def measure_costs(config, game=ce.play_games, workers=(1, 2), repeats=5, trips=30):
     """What the model needs, timed here (seconds), and a whole generation on each number of `workers` to check it."""
-    model, strategy = ce.new_strategy(config)
-    theta, pairs = strategy.theta, config.population_size // 2
+    model, strategy, _ = ce.fast_attempt(config, 0)
+    theta, pairs = np.asarray(strategy.theta), config.population_size // 2
     worker = ShardPlayer(config.seed, config.sigma, config.hidden_units, game, strategy.largest)
     generation = strategy.generation
-    one, all_ = (median_seconds(lambda k=k: worker.play(theta, generation, range(k)), repeats) for k in (1, pairs))
+    one, all_ = (
+        median_seconds(lambda k=k: worker.play(theta, generation, range(k)), repeats)
+        for k in (1, pairs)
+    )
     here = ce.play_here(model, game)
-    costs = dict(population=config.population_size, pair=(all_ - one) / max(pairs - 1, 1), theta_bytes=theta.nbytes,
-                 here=median_seconds(lambda: here(strategy), repeats))
-    costs["share"] = one - costs["pair"]  # a worker's call, less its pairs: theta's games, the compiled calls
+    costs = dict(
+        population=config.population_size,
+        pair=(all_ - one) / max(pairs - 1, 1),
+        theta_bytes=theta.nbytes,
+        here=median_seconds(lambda: here(strategy), repeats),
+    )
+    # a worker's call, less its pairs: theta's games, the compiled calls
+    costs["share"] = one - costs["pair"]
     trip = {}
     for count in workers:
         players = RayPlayers(config, count, game=game)
@@ -395,9 +478,13 @@ def measure_costs(config, game=ce.play, workers=(1, 2), repeats=5, trips=30):
             trip[count] = median_seconds(lambda: round_trip(players, strategy), trips)
             costs[f"measured_{count}"] = median_seconds(lambda: players(strategy), repeats)
             if "tell" not in costs:  # the driver's, whatever the workers
-                costs["tell"] = median_seconds(lambda: players.tell(strategy, np.zeros(pairs * 2, "float32")), repeats)
-            costs[f"bytes_out_{count}"], costs[f"bytes_back_{count}"] = (players.sent // players.generations,
-                                                                          players.received // players.generations)
+                costs["tell"] = median_seconds(
+                    lambda: players.tell(strategy, np.zeros(pairs * 2, "float32")), repeats
+                )
+            costs[f"bytes_out_{count}"], costs[f"bytes_back_{count}"] = (
+                players.sent // players.generations,
+                players.received // players.generations,
+            )
         finally:
             players.close()
     costs["trip1"] = max(0.0, trip[2] - trip[1])  # what one more worker adds to a round trip
@@ -419,19 +506,28 @@ def predict(costs, workers, bandwidth=None):
 
 def when_it_pays(measured, bandwidth=125e6):
     """Print, for each measured problem, the generation's time and speed-up: measured, and predicted by the model."""
-    print(f"speed-up over one process (its generation measured); T(W) predicted, {bandwidth * 8 / 1e9:g} Gbit/s "
-          "assumed for theta on a network; measured on this machine where marked\n")
-    print(f"| problem | here | {' | '.join(f'{w:,} W' for w in WORKERS)} | measured: 1 W | 2 W | bytes out / back (2 W) |")
+    print(
+        f"speed-up over one process (its generation measured); T(W) predicted, {bandwidth * 8 / 1e9:g} Gbit/s "
+        "assumed for theta on a network; measured on this machine where marked\n"
+    )
+    print(
+        f"| problem | here | {' | '.join(f'{w:,} W' for w in WORKERS)} | measured: 1 W | 2 W | bytes out / back (2 W) |"
+    )
     print("|---" * (len(WORKERS) + 5) + "|")
     for name, costs in measured.items():
         cells = []
         for workers in WORKERS:
             seconds = predict(costs, workers, bandwidth)
             cells.append(f"{seconds * 1e3:,.1f} ms, x{costs['here'] / seconds:.2f}")
-        checks = [f"{costs[f'measured_{w}'] * 1e3:,.1f} ms, x{costs['here'] / costs[f'measured_{w}']:.2f} "
-                  f"(model {predict(costs, w) * 1e3:,.1f})" for w in (1, 2)]
-        print(f"| {name} | {costs['here'] * 1e3:,.1f} ms | {' | '.join(cells)} | {' | '.join(checks)} | "
-              f"{costs['bytes_out_2']:,} / {costs['bytes_back_2']:,} |")
+        checks = [
+            f"{costs[f'measured_{w}'] * 1e3:,.1f} ms, x{costs['here'] / costs[f'measured_{w}']:.2f} "
+            f"(model {predict(costs, w) * 1e3:,.1f})"
+            for w in (1, 2)
+        ]
+        print(
+            f"| {name} | {costs['here'] * 1e3:,.1f} ms | {' | '.join(cells)} | {' | '.join(checks)} | "
+            f"{costs['bytes_out_2']:,} / {costs['bytes_back_2']:,} |"
+        )
 
 
 # %%
@@ -444,14 +540,33 @@ def draw_when_it_pays(measured, path, bandwidth=125e6):
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     many = np.unique(np.geomspace(1, WORKERS[-1], 60).round())
-    for (name, costs), colour in zip(measured.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
-        axes.plot(many, [costs["here"] / predict(costs, w, bandwidth) for w in many], color=colour, label=name)
-        axes.plot(WORKERS, [costs["here"] / predict(costs, w, bandwidth) for w in WORKERS], "o", color=colour,
-                  markerfacecolor="none")
-        axes.plot((1, 2), [costs["here"] / costs[f"measured_{w}"] for w in (1, 2)], "o", color=colour)
+    for (name, costs), colour in zip(
+        measured.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    ):
+        axes.plot(
+            many,
+            [costs["here"] / predict(costs, w, bandwidth) for w in many],
+            color=colour,
+            label=name,
+        )
+        axes.plot(
+            WORKERS,
+            [costs["here"] / predict(costs, w, bandwidth) for w in WORKERS],
+            "o",
+            color=colour,
+            markerfacecolor="none",
+        )
+        axes.plot(
+            (1, 2), [costs["here"] / costs[f"measured_{w}"] for w in (1, 2)], "o", color=colour
+        )
     axes.axhline(1, color="grey", linewidth=0.8)
-    axes.set(xscale="log", yscale="log", xlabel="workers", ylabel="speed-up over one process",
-             title="When a cluster pays: predicted (open, lines), measured on 2 cores (filled)")
+    axes.set(
+        xscale="log",
+        yscale="log",
+        xlabel="workers",
+        ylabel="speed-up over one process",
+        title="When a cluster pays: predicted (open, lines), measured on 2 cores (filled)",
+    )
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -495,4 +610,5 @@ for this machine (no network term) beside them:
 
 # %%
 if __name__ == "__main__":
-    ce.run_as_script(lambda: main([] if ce.NOTEBOOK else None))  # a notebook's sys.argv is its kernel's
+    # a notebook's sys.argv is its kernel's
+    ce.run_as_script(lambda: main([] if ce.NOTEBOOK else None))

@@ -8,12 +8,13 @@
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
     python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
                                                                     # (seconds, and ms a generation seed by seed)
-    python benchmarks/benchmark.py --peer --seeds 0-4   # beside evosax's Open_ES (../shared/peers), interleaved
+    python benchmarks/benchmark.py --peer --seeds 0-4   # beside evosax's Open_ES (benchmarks/peers), interleaved
     python benchmarks/benchmark.py --when-it-pays       # scale_out's model of a cluster: costs measured, T(W) predicted
 
 Every figure is a median over repeats; the speed-up is a ratio of two figures measured
 in the same run, so that a busy machine slows both sides alike.
 """
+
 import argparse
 import csv
 import json
@@ -49,6 +50,7 @@ def median_ms(work, repeats):
 
 def unrolled(fall_every):
     """A game whose 9·M steps are a Python loop, which the compiler unrolls, instead of a compiled loop."""
+
     def game(policy, fruit_columns, basket_centres):
         state = ce.reset(fruit_columns, basket_centres)
         for t in range(ce.GAME_LENGTH * fall_every):
@@ -65,12 +67,17 @@ def per_step_player(model):
 
     def moves(candidate):  # (a candidate's weights, its 80 games' states) -> their moves
         kernel, bias, out_kernel, out_bias = ce.unflatten_weights(candidate[0], shapes)
-        rows = ce.tf.gather(kernel, ce.lit_cells(ce.CatchState(*candidate[1:])))
+        state = ce.CatchState(*candidate[1:])
+        basket = (ce.GRID_SIZE - 1) * ce.GRID_SIZE + state.basket_centre
+        lit = [state.fruit_row * ce.GRID_SIZE + state.fruit_column, basket - 1, basket, basket + 1]
+        rows = ce.tf.gather(kernel, ce.ops.stack(lit, axis=-1))
         scores = ce.ops.relu(ce.ops.sum(rows, axis=-2) + bias) @ out_kernel + out_bias
         return ce.tf.argmax(scores, axis=-1, output_type="int32")
 
     def games(population, *starts):
-        return ce.play(lambda state: ce.ops.vectorized_map(moves, (population, *state)), *starts)
+        return ce.play_games(
+            lambda state: ce.ops.vectorized_map(moves, (population, *state)), *starts
+        )
 
     compiled = ce.tf.function(games, jit_compile=True, autograph=False)
     return lambda population: compiled(population, *ce.starts_for(len(population))).numpy()
@@ -90,9 +97,13 @@ def loops(repeats):
             start = time.perf_counter()
             player(population)
             first = time.perf_counter() - start
-            runs = repeats if name == "loop" or fall_every < 8 else 2  # unrolled 72 steps take seconds a call
-            print(f"  --fall-every {fall_every} ({ce.GAME_LENGTH * fall_every:2d} steps), {name:<8}: compiling "
-                  f"{first:5.1f} s, then {median_ms(lambda: player(population), runs):8.1f} ms", flush=True)
+            # unrolled 72 steps take seconds a call
+            runs = repeats if name == "loop" or fall_every < 8 else 2
+            print(
+                f"  --fall-every {fall_every} ({ce.GAME_LENGTH * fall_every:2d} steps), {name:<8}: compiling "
+                f"{first:5.1f} s, then {median_ms(lambda: player(population), runs):8.1f} ms",
+                flush=True,
+            )
 
 
 def pieces(repeats):
@@ -100,20 +111,24 @@ def pieces(repeats):
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
     theta, config = ce.flatten_weights(model), ce.Config()
-    _, strategy = ce.new_strategy(config)
-    inputs = keras.Input((100,))  # the same network as a functional model: the player runs it whole on the board
+    _, strategy, _ = ce.fast_attempt(config, 0)
+    # the same network as a functional model: the player runs it whole on the board
+    inputs = keras.Input((100,))
     whole = keras.Model(inputs, model.layers[1](model.layers[0](inputs)))
     lookup, general = scale_out.make_player(model), scale_out.make_player(whole)
     unrolled_player = scale_out.make_player(model, unrolled(1))
     population = np.vstack([theta, np.asarray(strategy.ask())])
-    pairs = strategy.batch // 2  # (compiled alone, a count must be given: the population is a variable's value)
+    # (compiled alone, a count must be given: the population is a variable's value)
+    pairs = strategy.batch // 2
     ask = ce.tf.function(lambda: strategy.ask(0, pairs), jit_compile=True)
     noise = ce.tf.function(lambda: strategy.noise(0, pairs), jit_compile=True)
     tell = ce.tf.function(strategy.tell, jit_compile=True)
     fused = ce.play_here(model)
 
     def fresh_noise():
-        return np.random.default_rng([config.seed, 0]).standard_normal((50, len(theta)), dtype="float32")
+        return np.random.default_rng([config.seed, 0]).standard_normal(
+            (50, len(theta)), dtype="float32"
+        )
 
     def three_calls():  # ask, play and tell compiled apart, with NumPy in between: a generation before issue 20
         rewards = lookup(np.vstack([strategy.theta, ask().numpy()]))
@@ -121,19 +136,41 @@ def pieces(repeats):
         return ce.count_catches(rewards[0])
 
     per_step = per_step_player(model)
-    assert np.array_equal(per_step(population), lookup(population))  # the same games, the same rewards
-    rows = [("play theta and 100 candidates: each game at each step / each board once",
-             lambda: per_step(population), lambda: lookup(population)),
-            ("... every board: the board @ kernel / the kernel's rows summed", lambda: general(population),
-             lambda: lookup(population)),
-            ("... the nine steps unrolled / a compiled loop", lambda: unrolled_player(population),
-             lambda: lookup(population)),
-            ("draw the noise of 50 pairs: fresh / from the table", fresh_noise, lambda: noise().numpy()),
-            ("ask, compiled alone", lambda: ask().numpy(), None),
-            ("tell (ranks, R · n, Adam), compiled alone", lambda: tell(np.arange(100.0, dtype="float32")), None),
-            ("a generation: three compiled calls / one", three_calls, lambda: fused(strategy))]
-    print(f"milliseconds per generation of the default run, median of {repeats}: the plain way / the trick "
-          "(in blocks taken in turns, so that the machine's moods reach both)")
+    # the same games, the same rewards
+    assert np.array_equal(per_step(population), lookup(population))
+    rows = [
+        (
+            "play theta and 100 candidates: each game at each step / each board once",
+            lambda: per_step(population),
+            lambda: lookup(population),
+        ),
+        (
+            "Part I's plain player (the whole network, each step) / the fast path (a table, rows summed)",
+            lambda: general(population),
+            lambda: lookup(population),
+        ),
+        (
+            "... the nine steps unrolled / a compiled loop",
+            lambda: unrolled_player(population),
+            lambda: lookup(population),
+        ),
+        (
+            "draw the noise of 50 pairs: fresh / from the table",
+            fresh_noise,
+            lambda: noise().numpy(),
+        ),
+        ("ask, compiled alone", lambda: ask().numpy(), None),
+        (
+            "tell (ranks, R · n, Adam), compiled alone",
+            lambda: tell(np.arange(100.0, dtype="float32")),
+            None,
+        ),
+        ("a generation: three compiled calls / one", three_calls, lambda: fused(strategy)),
+    ]
+    print(
+        f"milliseconds per generation of the default run, median of {repeats}: the plain way / the trick "
+        "(in blocks taken in turns, so that the machine's moods reach both)"
+    )
     for name, plain, trick in rows:
         if trick is None:
             print(f"  {name:<74} {median_ms(plain, repeats):8.2f} ms", flush=True)
@@ -168,6 +205,7 @@ def reinforce_games_per_second(repeats, fall_every=1, runs=1):
     """Median training games per second of es_vs_rl's REINFORCE at 80 games an update: one compiled call is
     es_vs_rl.BLOCKS_PER_CALL blocks, each the exact greedy catch rate and then 25 updates (2,000 games)."""
     import es_vs_rl as rl
+
     learner = rl.Reinforce(rl.StudyConfig(fall_every=fall_every), runs)
     seeds = list(range(runs))
     learner.start(seeds)
@@ -196,7 +234,10 @@ def generation_seconds(population_size, workers, repeats):
         start = time.perf_counter()
         players(strategy)  # ask, play and tell
         seconds.append(time.perf_counter() - start)
-    traffic = (getattr(players, "sent", 0) - sent) // repeats, (getattr(players, "received", 0) - received) // repeats
+    traffic = (
+        (getattr(players, "sent", 0) - sent) // repeats,
+        (getattr(players, "received", 0) - received) // repeats,
+    )
     if workers:
         players.close()
     return statistics.median(seconds), traffic
@@ -206,16 +247,24 @@ def distributed(repeats):
     """Generation time in this process and on 1 and 2 Ray workers of a local instance with 2 CPUs."""
     import ray
 
-    scale_out.connect_ray(2, "", [ce, scale_out])  # a local instance with 2 CPUs, shared by the 1- and 2-worker runs
+    # a local instance with 2 CPUs, shared by the 1- and 2-worker runs
+    scale_out.connect_ray(2, "", [ce, scale_out])
     print("one generation (theta and P candidates x 80 games), median of", repeats)
     for population_size in (100, 1000):
         games = (population_size + 1) * 80
         for workers in (0, 1, 2):
             seconds, (sent, received) = generation_seconds(population_size, workers, repeats)
-            where = f"{workers} Ray worker{'s' if workers > 1 else ''}" if workers else "in this process"
+            where = (
+                f"{workers} Ray worker{'s' if workers > 1 else ''}"
+                if workers
+                else "in this process"
+            )
             traffic = f", {sent:,} bytes out and {received:,} back" if workers else ""
-            print(f"  population {population_size:4d}, {where:<16}: {seconds * 1000:7.1f} ms, "
-                  f"{games / seconds:9,.0f} games/s{traffic}", flush=True)
+            print(
+                f"  population {population_size:4d}, {where:<16}: {seconds * 1000:7.1f} ms, "
+                f"{games / seconds:9,.0f} games/s{traffic}",
+                flush=True,
+            )
     ray.shutdown()
 
 
@@ -224,15 +273,24 @@ def when_it_pays(repeats, out):
     72-step game (es_vs_rl's --fall-every 8); print the table and draw the figure; keep the costs as JSON."""
     import functools
 
-
-    ray = scale_out.connect_ray(2, "", [ce, scale_out, rl])  # a local instance, 2 CPUs; workers import es_vs_rl too
+    # a local instance, 2 CPUs; workers import es_vs_rl too
+    ray = scale_out.connect_ray(2, "", [ce, scale_out, rl])
     measured = {}
     for population_size in (100, 10_000):
-        for steps, game in ((9, ce.play), (72, functools.partial(rl.play_variant, fall_every=8))):
+        for steps, game in (
+            (9, ce.play_games),
+            (72, functools.partial(rl.play_variant, fall_every=8)),
+        ):
             config = ce.Config(population_size=population_size)
             name = f"population {population_size:,}, {steps}-step game"
-            measured[name] = scale_out.measure_costs(config, game, repeats=repeats if population_size < 10_000 else 3)
-            print(f"  {name}: " + ", ".join(f"{key} {value:.4g}" for key, value in measured[name].items()), flush=True)
+            measured[name] = scale_out.measure_costs(
+                config, game, repeats=repeats if population_size < 10_000 else 3
+            )
+            print(
+                f"  {name}: "
+                + ", ".join(f"{key} {value:.4g}" for key, value in measured[name].items()),
+                flush=True,
+            )
     ray.shutdown()
     out.mkdir(parents=True, exist_ok=True)
     (out / "costs.json").write_text(json.dumps(measured, indent=1))
@@ -262,11 +320,27 @@ def seconds_to_solve(seed, script, per_generation=None, cache=None):
     `per_generation`, a list, gets the run's history.csv (its rows' seconds and restarts); `cache`, a folder: the
     compile cache's home (XDG_CACHE_HOME) for this run, else a fresh one, so that every run compiles."""
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, str(script), "--seed", str(seed), "--no-render", "--out", str(Path(folder) / "run")]
+        command = [
+            sys.executable,
+            str(script),
+            "--seed",
+            str(seed),
+            "--no-render",
+            "--out",
+            str(Path(folder) / "run"),
+        ]
         start, solved_at, last = time.perf_counter(), None, "?"
-        env = dict(os.environ, PYTHONUNBUFFERED="1", XDG_CACHE_HOME=str(cache or Path(folder) / "cache"))
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              cwd=folder, env=env) as run:
+        env = dict(
+            os.environ, PYTHONUNBUFFERED="1", XDG_CACHE_HOME=str(cache or Path(folder) / "cache")
+        )
+        with subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=folder,
+            env=env,
+        ) as run:
             for line in run.stdout:
                 if line.startswith("solved: all 80"):
                     solved_at = time.perf_counter() - start
@@ -274,9 +348,13 @@ def seconds_to_solve(seed, script, per_generation=None, cache=None):
                     last = line.split()[1].rstrip(":")
         exited_at = time.perf_counter() - start
         if per_generation is not None:
-            history = Path(folder) / "run" / "history.csv"  # (none if the run ended before its first generation)
-        per_generation.append([(float(row["seconds"]), int(row["restarts"]))
-                               for row in csv.DictReader(open(history))] if history.is_file() else [])
+            # (none if the run ended before its first generation)
+            history = Path(folder) / "run" / "history.csv"
+        per_generation.append(
+            [(float(row["seconds"]), int(row["restarts"])) for row in csv.DictReader(open(history))]
+            if history.is_file()
+            else []
+        )
     return solved_at if run.returncode == 0 else None, exited_at, last
 
 
@@ -284,8 +362,12 @@ def peer_run(seed, python, peer, seeds=None):
     """Run the evosax peer on one seed (or `seeds`, one after the other in one process): seconds to its first result
     line and to exit, and the JSON of each seed."""
     start, results = time.perf_counter(), []
-    with subprocess.Popen([python, str(peer), "--seeds", *map(str, seeds or [seed]), "--budget", "300"],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as run:
+    with subprocess.Popen(
+        [python, str(peer), "--seeds", *map(str, seeds or [seed]), "--budget", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as run:
         for line in run.stdout:
             if line.startswith("{"):
                 results.append(json.loads(line))
@@ -298,10 +380,10 @@ RERUN = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 import catch_es as ce
-quiet = ce.Hooks(progress=lambda history, done: None)
-ce.train(ce.Config(seed={first}), quiet)
+quiet = lambda history, done: None
+ce.run_training(ce.Config(seed={first}), progress=quiet)
 start = time.perf_counter()
-result = ce.train(ce.Config(seed={seed}), quiet)
+result = ce.run_training(ce.Config(seed={seed}), progress=quiet)
 print(json.dumps(dict(seconds=time.perf_counter() - start, status=result.status, generations=len(result.history))))
 """
 
@@ -311,7 +393,9 @@ def rerun_seconds(seed, first, script):
     code = RERUN.format(root=str(Path(script).resolve().parent), first=first, seed=seed)
     with tempfile.TemporaryDirectory() as folder:
         env = dict(os.environ, XDG_CACHE_HOME=folder)  # (train itself never uses the on-disk cache)
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return result["seconds"] if result["status"] == "solved" else float("inf")
 
@@ -332,8 +416,17 @@ def restart_costs(rows):
     and in the median generations of the attempt it starts (whose population, bigger, plays in that gap too)."""
     (gaps, median), costs = history_gaps(rows), []
     for i in restarts_at(rows):
-        attempt = [gaps[j - 1] for j in range(i + 1, len(rows)) if rows[j][1] == rows[j - 1][1] == rows[i][1]]
-        costs.append((gaps[i - 1] / median, gaps[i - 1] / statistics.median(attempt) if attempt else float("nan")))
+        attempt = [
+            gaps[j - 1]
+            for j in range(i + 1, len(rows))
+            if rows[j][1] == rows[j - 1][1] == rows[i][1]
+        ]
+        costs.append(
+            (
+                gaps[i - 1] / median,
+                gaps[i - 1] / statistics.median(attempt) if attempt else float("nan"),
+            )
+        )
     return costs
 
 
@@ -357,8 +450,20 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
     to the solved line and to exit; per generation from the first to the last history row (restarts included), the
     median of the seed's two runs (one run alone once put a seed 20% above its others); each restart's gap, in both
     runs; and the notebook's rerun, a second seed trained in the same process after a first."""
-    sides = {side: {key: [] for key in ("cold solved", "cold exit", "warm solved", "warm exit", "generation", "rerun")}
-             for side in ("ours", "evosax")}
+    sides = {
+        side: {
+            key: []
+            for key in (
+                "cold solved",
+                "cold exit",
+                "warm solved",
+                "warm exit",
+                "generation",
+                "rerun",
+            )
+        }
+        for side in ("ours", "evosax")
+    }
     restarts = []
     for seed in seeds:
         for side in ("ours", "evosax")[:: 1 if seed % 2 == 0 else -1]:
@@ -367,11 +472,16 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
                 histories = []  # the cold run's and the warm run's: neither compiles after its first row
                 with tempfile.TemporaryDirectory() as cache:
                     for when in ("cold", "warm"):
-                        solved, exited, generations = seconds_to_solve(seed, script, histories, cache)
+                        solved, exited, generations = seconds_to_solve(
+                            seed, script, histories, cache
+                        )
                         mine[f"{when} solved"].append(float("inf") if solved is None else solved)
                         mine[f"{when} exit"].append(exited)
-                mine["generation"].append(statistics.median((rows[-1][0] - rows[0][0]) / (len(rows) - 1)
-                                                            for rows in histories))
+                mine["generation"].append(
+                    statistics.median(
+                        (rows[-1][0] - rows[0][0]) / (len(rows) - 1) for rows in histories
+                    )
+                )
                 restarts += [(seed, cost) for rows in histories for cost in restart_costs(rows)]
                 mine["rerun"].append(rerun_seconds(seed, rerun_after + seed, script))
             else:
@@ -382,54 +492,107 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
                     mine[f"{when} exit"].append(exited)
                     results.append(result)
                 generations = result["generations"]
-                mine["generation"].append(statistics.median((result["train_seconds"] - result["compile_seconds"])
-                                                            / result["generations"] for result in results))
+                mine["generation"].append(
+                    statistics.median(
+                        (result["train_seconds"] - result["compile_seconds"])
+                        / result["generations"]
+                        for result in results
+                    )
+                )
                 second = peer_run(seed, python, peer, seeds=[rerun_after + seed, seed])[2][1]
-                mine["rerun"].append(second["total_seconds_incl_import"] - second["import_seconds"]
-                                     if second["solved"] else float("inf"))
-            print(f"seed {seed}, {side}: {generations} generations; cold {mine['cold solved'][-1]:.1f} s to solved, "
-                  f"{mine['cold exit'][-1]:.1f} s to exit; warm {mine['warm solved'][-1]:.1f} s, "
-                  f"{mine['warm exit'][-1]:.1f} s; {mine['generation'][-1] * 1000:.2f} ms a generation; rerun "
-                  f"{mine['rerun'][-1]:.2f} s", flush=True)
+                mine["rerun"].append(
+                    second["total_seconds_incl_import"] - second["import_seconds"]
+                    if second["solved"]
+                    else float("inf")
+                )
+            print(
+                f"seed {seed}, {side}: {generations} generations; cold {mine['cold solved'][-1]:.1f} s to solved, "
+                f"{mine['cold exit'][-1]:.1f} s to exit; warm {mine['warm solved'][-1]:.1f} s, "
+                f"{mine['warm exit'][-1]:.1f} s; {mine['generation'][-1] * 1000:.2f} ms a generation; rerun "
+                f"{mine['rerun'][-1]:.2f} s",
+                flush=True,
+            )
     print(f"medians over seeds {seeds.start}..{seeds.stop - 1} (ours / evosax = ratio):")
     for key in ("cold solved", "cold exit", "warm solved", "warm exit", "generation", "rerun"):
         a, b = statistics.median(sides["ours"][key]), statistics.median(sides["evosax"][key])
         print(f"  {key:<12} {a:9.3f} / {b:9.3f} s = {a / b:.3f}")
     slowest = max(sides["ours"]["generation"])
-    print(f"  per generation (a seed's two runs, their median), our slowest seed against evosax's median: "
-          f"{slowest * 1000:.2f} / {statistics.median(sides['evosax']['generation']) * 1000:.2f} ms = "
-          f"{slowest / statistics.median(sides['evosax']['generation']):.3f}")
-    print("  each restart's gap in our histories (cold run, then warm), in the run's median generations (and in those "
-          "of the attempt it starts): " + (", ".join(f"seed {seed} {cost:.1f} ({own:.1f})"
-                                                     for seed, (cost, own) in restarts) or "no restarts"))
+    print(
+        f"  per generation (a seed's two runs, their median), our slowest seed against evosax's median: "
+        f"{slowest * 1000:.2f} / {statistics.median(sides['evosax']['generation']) * 1000:.2f} ms = "
+        f"{slowest / statistics.median(sides['evosax']['generation']):.3f}"
+    )
+    print(
+        "  each restart's gap in our histories (cold run, then warm), in the run's median generations (and in those "
+        "of the attempt it starts): "
+        + (
+            ", ".join(f"seed {seed} {cost:.1f} ({own:.1f})" for seed, (cost, own) in restarts)
+            or "no restarts"
+        )
+    )
     peak, flop = machine_peak(), flop_per_generation()
-    for name, side in (("catch_es.py", sides["ours"]), ("evosax (a dense first layer: 20x the arithmetic)",
-                                                        sides["evosax"])):
+    for name, side in (
+        ("catch_es.py", sides["ours"]),
+        ("evosax (a dense first layer: 20x the arithmetic)", sides["evosax"]),
+    ):
         share = flop / statistics.median(side["generation"]) / peak
-        print(f"  machine's ceiling: {flop / 1e6:.0f} MFLOP a generation at {peak / 1e9:.0f} GFLOP/s (a 2048^2 "
-              f"matrix product) = {flop / peak * 1000:.2f} ms; {name} reaches {share:.1%} of it")
+        print(
+            f"  machine's ceiling: {flop / 1e6:.0f} MFLOP a generation at {peak / 1e9:.0f} GFLOP/s (a 2048^2 "
+            f"matrix product) = {flop / peak * 1000:.2f} ms; {name} reaches {share:.1%} of it"
+        )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds")
-    parser.add_argument("--no-ray", action="store_true", help="skip the distributed mode (Ray not installed)")
-    parser.add_argument("--pieces", action="store_true", help="only the pieces of a generation, each trick against "
-                        "the plain way")
-    parser.add_argument("--loops", action="store_true", help="only longer games: unrolled steps against a loop")
-    parser.add_argument("--solve-only", action="store_true", help="only the seconds and generations to solve")
-    parser.add_argument("--learners-only", action="store_true", help="only the ES's and REINFORCE's games a second")
-    parser.add_argument("--seeds", help="the seeds to solve, FIRST-LAST (default 0-9, with --quick 0-1)")
-    parser.add_argument("--script", default=str(ROOT / "catch_es.py"), help="the catch_es.py to run")
-    parser.add_argument("--against", help="another catch_es.py, run seed by seed beside --script (alternating "
-                                          "which goes first), so that both see the same state of the machine")
-    parser.add_argument("--when-it-pays", action="store_true", help="scale_out's model of a cluster: measure its "
-                                                                      "costs here, print and draw T(W)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "when-it-pays"), help="where --when-it-pays writes")
-    parser.add_argument("--peer", action="store_true", help="our default run beside the evosax peer, seed by seed "
-                        "(--seeds, default 0-4)")
-    parser.add_argument("--peer-python", default=str(ROOT / ".venv-evosax" / "bin" / "python"),
-                        help="the Python of the peer's virtual environment (see ../shared/peers/README.md)")
+    parser.add_argument(
+        "--no-ray", action="store_true", help="skip the distributed mode (Ray not installed)"
+    )
+    parser.add_argument(
+        "--pieces",
+        action="store_true",
+        help="only the pieces of a generation, each trick against the plain way",
+    )
+    parser.add_argument(
+        "--loops", action="store_true", help="only longer games: unrolled steps against a loop"
+    )
+    parser.add_argument(
+        "--solve-only", action="store_true", help="only the seconds and generations to solve"
+    )
+    parser.add_argument(
+        "--learners-only", action="store_true", help="only the ES's and REINFORCE's games a second"
+    )
+    parser.add_argument(
+        "--seeds", help="the seeds to solve, FIRST-LAST (default 0-9, with --quick 0-1)"
+    )
+    parser.add_argument(
+        "--script", default=str(ROOT / "catch_es.py"), help="the catch_es.py to run"
+    )
+    parser.add_argument(
+        "--against",
+        help="another catch_es.py, run seed by seed beside --script (alternating "
+        "which goes first), so that both see the same state of the machine",
+    )
+    parser.add_argument(
+        "--when-it-pays",
+        action="store_true",
+        help="scale_out's model of a cluster: measure its costs here, print and draw T(W)",
+    )
+    parser.add_argument(
+        "--out",
+        default=str(ROOT / "benchmarks" / "when-it-pays"),
+        help="where --when-it-pays writes",
+    )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="our default run beside the evosax peer, seed by seed (--seeds, default 0-4)",
+    )
+    parser.add_argument(
+        "--peer-python",
+        default=str(ROOT / ".venv-evosax" / "bin" / "python"),
+        help="the Python of the peer's virtual environment (see benchmarks/peers/README.md)",
+    )
     args = parser.parse_args()
     repeats, seeds, games = (3, range(2), 5) if args.quick else (10, range(10), 20)
     if args.seeds:
@@ -444,20 +607,31 @@ def main():
     if args.when_it_pays:
         return when_it_pays(3 if args.quick else 10, Path(args.out))
     if args.peer:
-        return against_peer(range(5) if not args.seeds else seeds, args.script, args.peer_python,
-                            ROOT.parent / "shared" / "peers" / "evosax_catch.py")
+        return against_peer(
+            range(5) if not args.seeds else seeds,
+            args.script,
+            args.peer_python,
+            ROOT / "benchmarks" / "peers" / "evosax_catch.py",
+        )
 
-    print(f"machine: {os.cpu_count()} CPUs, keras {keras.__version__}, backend {keras.backend.backend()}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, keras {keras.__version__}, backend {keras.backend.backend()}"
+    )
     compiled = {}
     for population_size in (100, 1000):
         compiled[population_size] = games_per_second(population_size, repeats)
-        print(f"compiled, population {population_size:4d} x 80 games: {compiled[population_size]:10,.0f} games/s "
-              f"(median of {repeats})")
+        print(
+            f"compiled, population {population_size:4d} x 80 games: {compiled[population_size]:10,.0f} games/s "
+            f"(median of {repeats})"
+        )
     for fall_every in (1, 8):
         reinforce = reinforce_games_per_second(repeats, fall_every)
-        print(f"REINFORCE, 80 games an update, T = {9 * fall_every:2d}: {reinforce:10,.0f} training games/s "
-              f"(median of {repeats} calls of 100 updates; the ES at population 100, T = 9: "
-              f"{compiled[100] / reinforce:.1f} times as many)", flush=True)
+        print(
+            f"REINFORCE, 80 games an update, T = {9 * fall_every:2d}: {reinforce:10,.0f} training games/s "
+            f"(median of {repeats} calls of 100 updates; the ES at population 100, T = 9: "
+            f"{compiled[100] / reinforce:.1f} times as many)",
+            flush=True,
+        )
     if args.learners_only:
         return
     original = predict_per_step_games_per_second(games)
@@ -479,39 +653,63 @@ def solve(seeds, script, against=None):
     """Each seed's run from launch: how many solve, and the median, 90th percentile and maximum."""
     scripts = [script] + ([against] if against else [])
     runs = {name: dict(solved=[], generations=[], exits=[], per_generation=[]) for name in scripts}
-    print(f"python SCRIPT --seed S --no-render, seeds {seeds.start}..{seeds.stop - 1}, SCRIPT: {', '.join(scripts)}",
-          flush=True)
+    print(
+        f"python SCRIPT --seed S --no-render, seeds {seeds.start}..{seeds.stop - 1}, SCRIPT: {', '.join(scripts)}",
+        flush=True,
+    )
     for seed in seeds:
         for name in scripts[:: 1 if seed % 2 == 0 else -1]:  # alternate which goes first
             run, histories = runs[name], []
             solved_at, exited_at, generation = seconds_to_solve(seed, name, histories)
-            rows = histories[0]  # per generation from the first history row to the last, restarts included
-            run["per_generation"].append(1000 * (rows[-1][0] - rows[0][0]) / (len(rows) - 1) if len(rows) > 1
-                                         else float("inf"))  # (no generation after the first: never, as unsolved)
+            # per generation from the first history row to the last, restarts included
+            rows = histories[0]
+            # (no generation after the first: never, as unsolved)
+            run["per_generation"].append(
+                1000 * (rows[-1][0] - rows[0][0]) / (len(rows) - 1)
+                if len(rows) > 1
+                else float("inf")
+            )
             run["exits"].append(exited_at)
             # An unsolved seed counts as never solving, so it sits at the top of the ranking.
             run["solved"].append(float("inf") if solved_at is None else solved_at)
             run["generations"].append(float("inf") if solved_at is None else int(generation))
-            verdict = "NOT solved" if solved_at is None else f"80/80 after {solved_at:5.1f} s from launch"
-            print(f"seed {seed}: {verdict}, exited after {exited_at:5.1f} s (generation {generation}, "
-                  f"{run['per_generation'][-1]:.2f} ms a generation) {name}", flush=True)
+            verdict = (
+                "NOT solved" if solved_at is None else f"80/80 after {solved_at:5.1f} s from launch"
+            )
+            print(
+                f"seed {seed}: {verdict}, exited after {exited_at:5.1f} s (generation {generation}, "
+                f"{run['per_generation'][-1]:.2f} ms a generation) {name}",
+                flush=True,
+            )
     for name, run in runs.items():
         count = sum(seconds < float("inf") for seconds in run["solved"])
         print(f"{name}: solved {count}/{len(run['exits'])}")
-        for label, values in [("generations to 80/80", run["generations"]),
-                              ("seconds from launch to 80/80", run["solved"]),
-                              ("seconds from launch to exit", run["exits"]),
-                              ("ms a generation, first to last history row", run["per_generation"])]:
-            print(f"  {label}: median {statistics.median(values):.1f}, "
-                  f"90th percentile {nearest_rank(values, 0.9):.1f}, max {max(values):.1f}")
+        for label, values in [
+            ("generations to 80/80", run["generations"]),
+            ("seconds from launch to 80/80", run["solved"]),
+            ("seconds from launch to exit", run["exits"]),
+            ("ms a generation, first to last history row", run["per_generation"]),
+        ]:
+            print(
+                f"  {label}: median {statistics.median(values):.1f}, "
+                f"90th percentile {nearest_rank(values, 0.9):.1f}, max {max(values):.1f}"
+            )
     if against:
-        ratio = statistics.median(runs[script]["solved"]) / statistics.median(runs[against]["solved"])
+        ratio = statistics.median(runs[script]["solved"]) / statistics.median(
+            runs[against]["solved"]
+        )
         print(f"median seconds to 80/80, {script} over {against}: {ratio:.3f}")
-        each = [mine / theirs for mine, theirs in zip(runs[script]["per_generation"], runs[against]["per_generation"])
-                if math.isfinite(mine) and math.isfinite(theirs)]  # the seeds both played
+        # the seeds both played
+        each = [
+            mine / theirs
+            for mine, theirs in zip(runs[script]["per_generation"], runs[against]["per_generation"])
+            if math.isfinite(mine) and math.isfinite(theirs)
+        ]
         if each:
-            print(f"ms a generation, {script} over {against}, seed by seed: median {statistics.median(each):.3f} "
-                  f"({min(each):.3f} to {max(each):.3f}, {len(each)} seeds)")
+            print(
+                f"ms a generation, {script} over {against}, seed by seed: median {statistics.median(each):.3f} "
+                f"({min(each):.3f} to {max(each):.3f}, {len(each)} seeds)"
+            )
 
 
 if __name__ == "__main__":

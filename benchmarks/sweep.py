@@ -11,6 +11,7 @@ generations and, in brackets, in those of the attempt it starts, whose bigger po
 in that gap; and, by population, how many of the run's median generations one of its generations
 takes (the median over each run's generations at that population, its range over the runs).
 """
+
 import math
 import statistics
 import sys
@@ -34,13 +35,18 @@ def main(settings, seeds):
     generations, restarts, seconds, gaps, sizes = [], [], [], [], {}
     for seed in parse_seeds(seeds):
         start = time.perf_counter()
-        result = ce.train(ce.Config(seed=seed, **overrides), ce.Hooks(progress=lambda history, done: None))
+        result = ce.run_training(
+            ce.Config(seed=seed, **overrides), progress=lambda history, done: None
+        )
         last = result.history[-1]
         generations.append(last["generation"] if result.status == "solved" else math.inf)
         restarts.append(last["restarts"])
         seconds.append(time.perf_counter() - start)
         rows = [(row["seconds"], row["restarts"]) for row in result.history]
-        costs, into = restart_costs(rows), [result.history[i]["population_size"] for i in restarts_at(rows)]
+        costs, into = (
+            restart_costs(rows),
+            [result.history[i]["population_size"] for i in restarts_at(rows)],
+        )
         gaps += [(population, *cost) for population, cost in zip(into, costs)]
         (steps, median), restarted = history_gaps(rows), set(restarts_at(rows))
         played = {}  # each population's generations (a restart's gap left out), in the run's median generations
@@ -49,23 +55,34 @@ def main(settings, seeds):
                 played.setdefault(result.history[i]["population_size"], []).append(step / median)
         for population, multiples in played.items():
             sizes.setdefault(population, []).append(statistics.median(multiples))
-        restarted = "".join(f"; a restart into {population}: {run:.1f} ({own:.1f})"
-                            for population, (run, own) in zip(into, costs))
-        print(f"seed {seed}: {result.status}, generation {last['generation']}, {round(last['catch_rate'] * 80)}/80, "
-              f"{last['restarts']} restarts, {seconds[-1]:.1f} s in process{restarted}", flush=True)
+        restarted = "".join(
+            f"; a restart into {population}: {run:.1f} ({own:.1f})"
+            for population, (run, own) in zip(into, costs)
+        )
+        print(
+            f"seed {seed}: {result.status}, generation {last['generation']}, {round(last['catch_rate'] * 80)}/80, "
+            f"{last['restarts']} restarts, {seconds[-1]:.1f} s in process{restarted}",
+            flush=True,
+        )
     solved = sum(generation < math.inf for generation in generations)
     ranked = sorted(generations)
-    print(f"{settings or 'defaults'}: {solved}/{len(generations)} solved; generations to 80/80 (unsolved count as "
-          f"never): median {statistics.median(generations)}, 90th percentile {ranked[math.ceil(0.9 * len(ranked)) - 1]}, "
-          f"max {ranked[-1]}; {sum(restarts)} restarts in all; median {statistics.median(seconds):.1f} s in process")
+    print(
+        f"{settings or 'defaults'}: {solved}/{len(generations)} solved; generations to 80/80 (unsolved count as "
+        f"never): median {statistics.median(generations)}, 90th percentile {ranked[math.ceil(0.9 * len(ranked)) - 1]}, "
+        f"max {ranked[-1]}; {sum(restarts)} restarts in all; median {statistics.median(seconds):.1f} s in process"
+    )
     # Each restart's gap in its history: in the run's median generations (in those of the attempt it starts).
     for population in sorted({population for population, _, _ in gaps}):
         runs, owns = zip(*[(run, own) for into, run, own in gaps if into == population])
-        print(f"restarts into population {population}: {len(runs)}, their gaps {min(runs):.1f} to {max(runs):.1f} of "
-              f"the run's median generations ({min(owns):.1f} to {max(owns):.1f} of the attempt's own)")
+        print(
+            f"restarts into population {population}: {len(runs)}, their gaps {min(runs):.1f} to {max(runs):.1f} of "
+            f"the run's median generations ({min(owns):.1f} to {max(owns):.1f} of the attempt's own)"
+        )
     for population, multiples in sorted(sizes.items()):
-        print(f"a generation of population {population}: {statistics.median(multiples):.1f} of its run's median "
-              f"generations ({min(multiples):.1f} to {max(multiples):.1f} over the {len(multiples)} runs that play it)")
+        print(
+            f"a generation of population {population}: {statistics.median(multiples):.1f} of its run's median "
+            f"generations ({min(multiples):.1f} to {max(multiples):.1f} over the {len(multiples)} runs that play it)"
+        )
 
 
 if __name__ == "__main__":

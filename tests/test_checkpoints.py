@@ -1,4 +1,5 @@
 """Never lose a run: checkpoints, bit-identical resume, Ctrl-C, bad --resume input, non-finite theta."""
+
 import csv
 import shutil
 import signal
@@ -42,16 +43,21 @@ def snapshot(folder):
 def finished_run(tmp_path_factory):
     """A run stopped by its generation limit of 6, with a checkpoint every 4 generations."""
     folder = tmp_path_factory.mktemp("finished") / "run"
-    assert run_main("--out", str(folder), "--generations", "6", "--checkpoint-every", "4", *TINY) == 0
+    assert (
+        run_main("--out", str(folder), "--generations", "6", "--checkpoint-every", "4", *TINY) == 0
+    )
     return folder
 
 
 def test_a_checkpoint_holds_everything_a_run_depends_on(finished_run):
     config, state, history = ce.load_checkpoint(finished_run)
     assert config.generations == 6 and config.population_size == 10
-    assert isinstance(state, ce.State) and state.theta.shape == (10403,) and int(state.generation) == 5
+    assert (
+        isinstance(state, ce.State) and state.theta.shape == (10403,) and int(state.generation) == 5
+    )
     iterations, learning_rate, momentum, velocity = state.adam
-    assert int(iterations) == 5 and float(learning_rate) == pytest.approx(0.05)  # 5 Adam steps taken
+    # 5 Adam steps taken
+    assert int(iterations) == 5 and float(learning_rate) == pytest.approx(0.05)
     assert [len(value) for value in (momentum, velocity)] == [10403, 10403]  # Adam's two moments
     assert [row["generation"] for row in history] == [0, 1, 2, 3, 4]
     assert not any(path.name.count(".tmp") for path in finished_run.iterdir())
@@ -69,21 +75,44 @@ def test_resuming_with_a_higher_limit_is_bit_identical_to_one_long_run(finished_
 
 
 def test_resuming_across_restarts_is_bit_identical_to_one_long_run(tmp_path):
-    restarting = ["--patience", "2", "--hidden-units", "8", *TINY]  # a tiny network that plateaus often
+    # a tiny network that plateaus often
+    restarting = ["--patience", "2", "--hidden-units", "8", *TINY]
     assert run_main("--out", str(tmp_path / "straight"), "--generations", "16", *restarting) == 0
-    restarts = [int(row["generation"]) for row in history_without_time(tmp_path / "straight") if row["event"]]
+    restarts = [
+        int(row["generation"])
+        for row in history_without_time(tmp_path / "straight")
+        if row["event"]
+    ]
     assert restarts and restarts[0] < 13  # it restarts, with room to go on after
     first = str(restarts[0] + 2)  # a run that stops just after its first restart ...
     assert run_main("--out", str(tmp_path / "run"), "--generations", first, *restarting) == 0
-    assert run_main("--resume", str(tmp_path / "run"), "--generations", "16") == 0  # ... resumed to the end
-    np.testing.assert_array_equal(final_weights(tmp_path / "run"), final_weights(tmp_path / "straight"))
+    # ... resumed to the end
+    assert run_main("--resume", str(tmp_path / "run"), "--generations", "16") == 0
+    np.testing.assert_array_equal(
+        final_weights(tmp_path / "run"), final_weights(tmp_path / "straight")
+    )
     assert history_without_time(tmp_path / "run") == history_without_time(tmp_path / "straight")
 
 
-def interrupted_run(folder, signals=1, at="generation   20", sent=signal.SIGINT, checkpoint_every=1000):
+def interrupted_run(
+    folder, signals=1, at="generation   20", sent=signal.SIGINT, checkpoint_every=1000
+):
     """Start the script, and send it `sent` once it has printed the line starting with `at`."""
-    process = subprocess.Popen([sys.executable, SCRIPT, "--out", str(folder), "--generations", "100000",
-                                "--checkpoint-every", str(checkpoint_every), *TINY], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            SCRIPT,
+            "--out",
+            str(folder),
+            "--generations",
+            "100000",
+            "--checkpoint-every",
+            str(checkpoint_every),
+            *TINY,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in process.stdout:
         if line.startswith(at):
             for _ in range(signals):
@@ -101,19 +130,26 @@ def test_ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_bit_identically(tmp_p
     _, _, history = ce.load_checkpoint(tmp_path / "run")
     stopped = len(history)
     assert stopped >= 21  # it finished generation 20 and at most a few more
-    assert {"policy.keras", "history.csv", "config.json", "checkpoint.npz"} <= {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"policy.keras", "history.csv", "config.json", "checkpoint.npz"} <= {
+        p.name for p in (tmp_path / "run").iterdir()
+    }
     assert len(history_without_time(tmp_path / "run")) == stopped
 
     limit = str(stopped + 4)
     assert run_main("--resume", str(tmp_path / "run"), "--generations", limit) == 0
     assert run_main("--out", str(tmp_path / "straight"), "--generations", limit, *TINY) == 0
-    np.testing.assert_array_equal(final_weights(tmp_path / "run"), final_weights(tmp_path / "straight"))
+    np.testing.assert_array_equal(
+        final_weights(tmp_path / "run"), final_weights(tmp_path / "straight")
+    )
     assert history_without_time(tmp_path / "run") == history_without_time(tmp_path / "straight")
 
 
 def test_after_sigkill_the_last_checkpoint_resumes_bit_identically(tmp_path):
-    status, _ = interrupted_run(tmp_path / "run", at="generation   15", sent=signal.SIGKILL, checkpoint_every=5)
-    assert status == -signal.SIGKILL  # no handler ran: what is on disk is what the last checkpoint wrote
+    status, _ = interrupted_run(
+        tmp_path / "run", at="generation   15", sent=signal.SIGKILL, checkpoint_every=5
+    )
+    # no handler ran: what is on disk is what the last checkpoint wrote
+    assert status == -signal.SIGKILL
     _, _, history = ce.load_checkpoint(tmp_path / "run")
     # The checkpoint of generation 15, or a later one if the run played on before the kill landed (a busy machine
     # may leave the reader of its output unscheduled for longer than 10 tiny generations take).
@@ -121,7 +157,9 @@ def test_after_sigkill_the_last_checkpoint_resumes_bit_identically(tmp_path):
     limit = str(len(history) + 6)
     assert run_main("--resume", str(tmp_path / "run"), "--generations", limit) == 0
     assert run_main("--out", str(tmp_path / "straight"), "--generations", limit, *TINY) == 0
-    np.testing.assert_array_equal(final_weights(tmp_path / "run"), final_weights(tmp_path / "straight"))
+    np.testing.assert_array_equal(
+        final_weights(tmp_path / "run"), final_weights(tmp_path / "straight")
+    )
     assert history_without_time(tmp_path / "run") == history_without_time(tmp_path / "straight")
 
 
@@ -135,9 +173,10 @@ def test_a_stop_landing_while_it_is_checked_never_stops_a_run_without_its_checkp
             return self.reads > 1
 
     config = ce.RunConfig(population_size=4, hidden_units=2, checkpoint_every=1000)
-    _, strategy = ce.new_strategy(config, generation=5, strategies={})  # no checkpoint due at generation 5
+    _, strategy, _ = ce.fast_attempt(config, 0, generation=5)  # no checkpoint due at generation 5
     going = ce.keep_going(tmp_path, config, Landing())(strategy, [{}] * 5)
-    assert going == (not (tmp_path / "checkpoint.npz").exists())  # carries on, or stops with its checkpoint
+    # carries on, or stops with its checkpoint
+    assert going == (not (tmp_path / "checkpoint.npz").exists())
 
 
 def test_a_second_ctrl_c_exits_at_once_and_leaves_whole_files(tmp_path):
@@ -186,13 +225,20 @@ def test_resume_refuses_a_missing_folder_or_checkpoint(tmp_path, capsys):
     assert "no checkpoint.npz" in refused_resume(capsys, tmp_path / "empty")
 
 
-@pytest.mark.parametrize("damage", [
-    lambda data: data[: len(data) // 2],  # truncated, as by a full disk
-    lambda data: data[:40000] + bytes(255 - b for b in data[40000:40100]) + data[40100:],  # bits flipped in the weights
-    lambda data: b"",
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # truncated, as by a full disk
+        lambda data: (
+            data[:40000] + bytes(255 - b for b in data[40000:40100]) + data[40100:]
+        ),  # bits flipped in the weights
+        lambda data: b"",
+    ],
+)
 def test_resume_refuses_a_damaged_checkpoint(finished_run, tmp_path, capsys, damage):
-    assert "checkpoint.npz is damaged" in refused_resume(capsys, damaged_copy(finished_run, tmp_path, damage))
+    assert "checkpoint.npz is damaged" in refused_resume(
+        capsys, damaged_copy(finished_run, tmp_path, damage)
+    )
 
 
 def test_resume_refuses_a_checkpoint_of_another_network_shape(finished_run, tmp_path, capsys):
@@ -202,13 +248,20 @@ def test_resume_refuses_a_checkpoint_of_another_network_shape(finished_run, tmp_
         arrays = dict(saved)
     arrays["theta"] = arrays["theta"][:5000]  # theta of a smaller network
     np.savez(folder / "checkpoint.npz", **arrays)
-    assert "does not fit a network with 100 hidden units" in refused_resume(capsys, folder)
+    assert (
+        "holds 5000 weights, and the network build_policy makes with 100 hidden units has 10403"
+        in (refused_resume(capsys, folder))
+    )
 
 
 def test_resume_keeps_the_run_settings(finished_run, capsys):
-    assert "--hidden-units 50 differs from the run's 100" in refused_resume(capsys, finished_run, "--hidden-units", "50")
+    assert "--hidden-units 50 differs from the run's 100" in refused_resume(
+        capsys, finished_run, "--hidden-units", "50"
+    )
     assert "--sigma 0.2 differs" in refused_resume(capsys, finished_run, "--sigma", "0.2")
-    assert "more than the 5 the run has played" in refused_resume(capsys, finished_run, "--generations", "5")
+    assert "more than the 5 the run has played" in refused_resume(
+        capsys, finished_run, "--generations", "5"
+    )
     assert "--checkpoint-every" in refused_resume(capsys, finished_run, "--checkpoint-every", "0")
     assert "not allowed with argument" in refused_resume(capsys, finished_run, "--play", "x.keras")
 
@@ -216,8 +269,11 @@ def test_resume_keeps_the_run_settings(finished_run, capsys):
 def test_a_run_whose_theta_stops_being_finite_stops_with_a_clear_message(tmp_path, capsys):
     assert run_main("--out", str(tmp_path / "run"), "--learning-rate", "1e39", *TINY) == 1
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == [f"catch_es.py: stopped: theta is no longer finite after generation 0; try a smaller "
-                     f"--learning-rate; the checkpoint of generation 0 is whole: python catch_es.py --resume "
-                     f"{tmp_path / 'run'}"]
-    _, state, _ = ce.load_checkpoint(tmp_path / "run")  # the one from before the step that overflowed
+    assert lines == [
+        f"catch_es.py: stopped: theta is no longer finite after generation 0; try a smaller "
+        f"--learning-rate; the checkpoint of generation 0 is whole: python catch_es.py --resume "
+        f"{tmp_path / 'run'}"
+    ]
+    # the one from before the step that overflowed
+    _, state, _ = ce.load_checkpoint(tmp_path / "run")
     assert np.all(np.isfinite(state.theta))

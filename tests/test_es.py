@@ -1,12 +1,14 @@
 """The evolution strategy on functions whose answer is known."""
+
 import numpy as np
 import pytest
 
 import catch_es as ce
 
 
-def at_generation(strategy, generation):  # the strategy moved to `generation`, through its public load
-    strategy.load(ce.State(strategy.theta, generation, strategy.fresh_adam))
+# the strategy moved to `generation`, through its public load
+def at_generation(strategy, generation):
+    strategy.load(strategy.state()._replace(generation=generation))
     return strategy
 
 
@@ -15,12 +17,16 @@ def test_ask_gives_mirrored_float32_candidates_from_the_generations_noise():
     strategy = ce.EvolutionStrategy(theta, population_size=6, sigma=0.5, seed=3)
     candidates = np.asarray(strategy.ask())
     assert candidates.shape == (6, 7) and candidates.dtype == np.float32
-    np.testing.assert_allclose(candidates[0::2] + candidates[1::2], np.broadcast_to(2 * theta, (3, 7)), atol=1e-6)
+    np.testing.assert_allclose(
+        candidates[0::2] + candidates[1::2], np.broadcast_to(2 * theta, (3, 7)), atol=1e-6
+    )
     noise = np.asarray(strategy.noise())
     assert noise.shape == (3, 7) and noise.dtype == np.float32
     for index in range(6):
         sign = 1 if index % 2 == 0 else -1
-        np.testing.assert_allclose(candidates[index], theta + 0.5 * sign * noise[index // 2], atol=1e-6)
+        np.testing.assert_allclose(
+            candidates[index], theta + 0.5 * sign * noise[index // 2], atol=1e-6
+        )
 
 
 def test_the_table_noise_is_slices_of_the_table_and_any_range_of_pairs_rebuilds_alone():
@@ -29,9 +35,10 @@ def test_the_table_noise_is_slices_of_the_table_and_any_range_of_pairs_rebuilds_
     for row in noise:
         starts = np.flatnonzero(table == row[0])
         assert any(np.array_equal(table[start : start + 7], row) for start in starts)
-    other = ce.EvolutionStrategy(np.ones(7), population_size=20, sigma=0.1, seed=3)  # another theta, population
+    # another theta, population
+    other = ce.BatchedStrategy(np.ones(7), population_size=20, sigma=0.1, seed=3)
     np.testing.assert_array_equal(other.noise(1, 2), noise[1:])
-    np.testing.assert_array_equal(strategy.noise(2, 1), noise[2:])
+    np.testing.assert_array_equal(ce.BatchedStrategy(np.zeros(7), 6, seed=3).noise(2, 1), noise[2:])
 
 
 def test_noise_table_is_gaussian_and_the_same_for_every_run():
@@ -39,8 +46,10 @@ def test_noise_table_is_gaussian_and_the_same_for_every_run():
     assert table.shape == (ce.NOISE_TABLE_SIZE,) and table.dtype == np.float32
     assert abs(table.mean()) < 0.002 and abs(table.std() - 1) < 0.002
     np.testing.assert_array_equal(table[:1000], ce.noise_table(ce.NOISE_TABLE_SIZE)[:1000])
-    assert ce.EvolutionStrategy(np.zeros(2)).table is ce.noise_table(ce.NOISE_TABLE_SIZE)  # the hill's too: one table
-    longer = ce.EvolutionStrategy(np.zeros(ce.NOISE_TABLE_SIZE)).table  # room for long vectors, the same numbers first
+    # the hill's too: one table
+    assert ce.EvolutionStrategy(np.zeros(2)).table is ce.noise_table(ce.NOISE_TABLE_SIZE)
+    # room for long vectors, the same numbers first
+    longer = ce.EvolutionStrategy(np.zeros(ce.NOISE_TABLE_SIZE)).table
     assert len(longer) == 10 * ce.NOISE_TABLE_SIZE and np.array_equal(longer[:1000], table[:1000])
     # What differs from seed to seed is where each pair's slice starts.
     runs = [ce.EvolutionStrategy(np.zeros(7), population_size=4, seed=seed) for seed in (0, 1)]
@@ -62,7 +71,9 @@ def test_noise_is_a_pure_function_of_seed_generation_and_pair():
 
 def test_centred_ranks_tie_scale_and_rank_non_finite_worst():
     np.testing.assert_allclose(ce.centred_ranks(np.array([3.0, 1.0, 2.0])), [0.5, -0.5, 0.0])
-    np.testing.assert_allclose(ce.centred_ranks(np.array([1.0, 5.0, 5.0, 0.0, 7.0])), [-0.25, 0.125, 0.125, -0.5, 0.5])
+    np.testing.assert_allclose(
+        ce.centred_ranks(np.array([1.0, 5.0, 5.0, 0.0, 7.0])), [-0.25, 0.125, 0.125, -0.5, 0.5]
+    )
     assert np.all(ce.centred_ranks(np.full(10, 0.3)) == 0)
     ranks = np.asarray(ce.centred_ranks(np.array([0.0, np.nan, 1.0, np.inf, -np.inf, -5.0])))
     assert ranks[1] == ranks[3] == ranks[4] == ranks.min()  # NaN and ±inf share the worst ranks
@@ -73,14 +84,17 @@ def test_gradient_estimate_points_along_the_true_gradient():
     direction = np.random.default_rng(0).standard_normal(50).astype("float32")
     strategy = ce.EvolutionStrategy(np.zeros(50), population_size=1000, sigma=0.1, seed=0)
     candidates = np.asarray(strategy.ask())
-    gradient = np.asarray(strategy.tell(candidates @ direction))  # a linear function: its gradient is `direction`
+    # a linear function: its gradient is `direction`
+    gradient = np.asarray(strategy.tell(candidates @ direction))
     cosine = gradient @ direction / np.linalg.norm(gradient) / np.linalg.norm(direction)
     assert cosine > 0.9
 
 
 def test_converges_on_a_quadratic():
     target = np.random.default_rng(1).uniform(-2, 2, 30).astype("float32")
-    strategy = ce.EvolutionStrategy(np.zeros(30), population_size=50, sigma=0.1, learning_rate=0.05, seed=0)
+    strategy = ce.EvolutionStrategy(
+        np.zeros(30), population_size=50, sigma=0.1, learning_rate=0.05, seed=0
+    )
     start = np.linalg.norm(strategy.theta - target)
     for _ in range(400):
         candidates = np.asarray(strategy.ask())
@@ -113,8 +127,17 @@ def test_nan_rewards_leave_theta_finite_and_rank_worst():
     np.testing.assert_allclose(gradient, expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs", [dict(population_size=7), dict(population_size=0), dict(sigma=0.0),
-                                    dict(learning_rate=-1.0), dict(weight_decay=-0.1), dict(seed=-1)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(population_size=7),
+        dict(population_size=0),
+        dict(sigma=0.0),
+        dict(learning_rate=-1.0),
+        dict(weight_decay=-0.1),
+        dict(seed=-1),
+    ],
+)
 def test_bad_settings_are_refused_by_check_the_one_place_that_checks(kwargs):
     with pytest.raises(ValueError, match="--" + next(iter(kwargs)).replace("_", "-")):
         ce.check(ce.Config(**kwargs))
@@ -124,77 +147,93 @@ def test_bad_settings_are_refused_by_check_the_one_place_that_checks(kwargs):
 def test_the_hill_picture_shows_the_cloud_climbing_and_the_estimate_measured_against_the_truth():
     figure = ce.es_on_a_hill(shown=(0, 20), populations=(4, 64, 1024), repeats=2)
     climb, low, high = figure.axes[:3]
-    first, last = (cloud.get_offsets().mean(axis=0) for cloud in climb.collections[-2:])  # generations 0 and 20
-    assert np.linalg.norm(last - 1.0) < 0.25 * np.linalg.norm(first - 1.0)  # the cloud near the top at (1, 1)
+    # generations 0 and 20
+    first, last = (cloud.get_offsets().mean(axis=0) for cloud in climb.collections[-2:])
+    # the cloud near the top at (1, 1)
+    assert np.linalg.norm(last - 1.0) < 0.25 * np.linalg.norm(first - 1.0)
     assert "2 dimensions" in low.get_title() and "10,403 dimensions" in high.get_title()
     for axes, dimension in [(low, 2), (high, 10_403)]:
         *estimates, random = axes.get_lines()
         assert random.get_ydata()[0] == pytest.approx(dimension**-0.5)
-        for line in estimates:  # measured by the file's own ES: better with the population, far above chance
+        # measured by the file's own ES: better with the population, far above chance
+        for line in estimates:
             cosines = np.asarray(line.get_ydata())
-            assert cosines[0] < cosines[-1] and cosines[-1] > (0.99 if dimension == 2 else 10 * dimension**-0.5)
+            assert cosines[0] < cosines[-1] and cosines[-1] > (
+                0.99 if dimension == 2 else 10 * dimension**-0.5
+            )
 
 
-def test_ask_and_tell_speak_numpy_to_a_users_own_code():
+def test_ask_and_tell_work_with_a_users_own_numpy_code():
     rng = np.random.default_rng(0)
     inputs, wanted = rng.standard_normal((20, 3)), rng.standard_normal((3, 2))
 
     def score(candidate):  # the user's own NumPy: a linear model whose weights are a 3 x 2 matrix
         return -np.mean((inputs @ candidate.reshape(3, 2) - inputs @ wanted) ** 2)
 
-    strategy = ce.EvolutionStrategy(np.zeros(6), population_size=40, sigma=0.05, learning_rate=0.03, seed=0)
+    strategy = ce.EvolutionStrategy(
+        np.zeros(6), population_size=40, sigma=0.05, learning_rate=0.03, seed=0
+    )
     for _ in range(300):
-        candidates = strategy.ask()
-        assert isinstance(candidates, np.ndarray) and candidates.shape == (40, 6)
-        estimate = strategy.tell([score(candidate) for candidate in candidates])  # a list: any array-like
-        assert isinstance(estimate, np.ndarray)
-    np.testing.assert_allclose(strategy.theta.reshape(3, 2), wanted, atol=0.05)  # the known optimum
+        candidates = np.asarray(strategy.ask())
+        assert candidates.shape == (40, 6)
+        # a list: any array-like
+        estimate = strategy.tell([score(candidate) for candidate in candidates])
+        assert np.asarray(estimate).shape == (6,)
+    # the known optimum
+    np.testing.assert_allclose(np.reshape(strategy.theta, (3, 2)), wanted, atol=0.05)
 
 
 def test_without_shaping_tell_is_the_plain_estimate_of_the_smoothed_gradient():
-    strategy = ce.EvolutionStrategy(np.zeros(5), population_size=6, sigma=0.2, seed=1, shaping=lambda rewards: rewards)
+    strategy = ce.EvolutionStrategy(
+        np.zeros(5), population_size=6, sigma=0.2, seed=1, shaping=lambda rewards: rewards
+    )
     candidates, noise = strategy.ask(), np.asarray(strategy.noise())
     rewards = np.array([3.0, 1.0, -2.0, 0.5, 4.0, 4.0])
     signed = np.stack([noise[0], -noise[0], noise[1], -noise[1], noise[2], -noise[2]])
     np.testing.assert_allclose(candidates, 0.2 * signed, atol=1e-6)
-    np.testing.assert_allclose(strategy.tell(rewards), rewards @ signed / (6 * 0.2), rtol=1e-5)  # sum R n / (P sigma)
+    # sum R n / (P sigma)
+    np.testing.assert_allclose(strategy.tell(rewards), rewards @ signed / (6 * 0.2), rtol=1e-5)
 
 
 def test_a_restart_loads_fresh_weights_and_a_fresh_adam_into_the_same_variables():
-    strategy = ce.EvolutionStrategy(np.zeros(6), population_size=4, sigma=0.1, seed=0)
-    fresh = ce.EvolutionStrategy(np.ones(6), population_size=4, sigma=0.1, seed=5)
-    variables = [strategy.variable, *strategy.optimizer.variables]
+    strategy = ce.BatchedStrategy(np.zeros(6), population_size=4, sigma=0.1, seed=0)
+    fresh = ce.BatchedStrategy(np.ones(6), population_size=4, sigma=0.1, seed=5)
+    variables = [strategy.theta, *strategy.optimizer.variables]
     for _ in range(3):
         strategy.tell(np.arange(4.0))
-    strategy.load(ce.State(np.ones(6, "float32"), strategy.generation, strategy.fresh_adam), seed=5)  # a restart
-    assert [strategy.variable, *strategy.optimizer.variables] == variables  # the same variables ...
-    assert strategy.generation == 3 and int(strategy.key[0]) == 5  # ... the noise of seed 5, from generation 3
+    # a restart
+    strategy.load(ce.State(np.ones(6, "float32"), strategy.generation, strategy.fresh_adam), seed=5)
+    # the same ...
+    assert all(a is b for a, b in zip([strategy.theta, *strategy.optimizer.variables], variables))
+    # ... the noise of seed 5, from generation 3
+    assert strategy.generation == 3 and int(strategy.key[0]) == 5
     at_generation(fresh, 3)
     np.testing.assert_array_equal(strategy.noise(), fresh.noise())
-    for mine, theirs in zip(variables, [fresh.variable, *fresh.optimizer.variables]):
-        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # ... and Adam as it was before any step
+    for mine, theirs in zip(variables, [fresh.theta, *fresh.optimizer.variables]):
+        # ... and Adam as it was before any step
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     np.testing.assert_array_equal(strategy.tell(np.arange(4.0)), fresh.tell(np.arange(4.0)))
     np.testing.assert_array_equal(strategy.theta, fresh.theta)
 
 
 def test_one_compiled_generation_is_ask_play_tell_and_returns_the_state_before_its_step():
     config = ce.Config(population_size=10, hidden_units=8)
-    model, fused = ce.new_strategy(config, strategies={})
-    _, plain = ce.new_strategy(config, strategies={})
-    before = ce.keras.tree.map_structure(lambda value: np.asarray(value).copy(), fused.state())
-    catches, rewards, state = ce.play_here(model)(fused)
+    model, fused, _ = ce.new_attempt(config, 0)
+    _, plain, _ = ce.new_attempt(config, 0)
+    before = fused.state().numpy()
+    catches, rewards, state = ce.compile_generation(model)(fused)
     assert isinstance(state, ce.State) and int(state.generation) == 0
     for mine, theirs in zip(ce.keras.tree.flatten(state), ce.keras.tree.flatten(before)):
         np.testing.assert_array_equal(mine, theirs)
     # The same generation, step by step: theta beside its candidates, played; the totals told.
     population = np.vstack([plain.theta, np.asarray(plain.ask())])
-    played = ce.tf.function(ce.population_games(model), jit_compile=True)(population, *ce.starts_for(len(population)))
-    played = played.numpy()
+    played = ce.play_population(model, population).numpy()  # eagerly: no compiled code
     assert catches == ce.count_catches(played[0])
-    np.testing.assert_array_equal(rewards * ce.FRUITS, played[1:].sum(axis=1))
+    np.testing.assert_array_equal(rewards * ce.START_COUNT, played[1:].sum(axis=1))
     plain.tell(played[1:].sum(axis=1))
     assert fused.generation == plain.generation == 1
-    np.testing.assert_allclose(fused.theta, plain.theta, atol=1e-6)  # (compiled apart, rounding may differ)
+    # (compiled apart, rounding may differ)
+    np.testing.assert_allclose(fused.theta, plain.theta, atol=1e-6)
 
 
 def test_every_setting_says_what_it_does_and_what_it_accepts():
@@ -205,19 +244,31 @@ def test_every_setting_says_what_it_does_and_what_it_accepts():
 
 
 def test_a_population_of_several_batches_steps_by_the_mean_of_their_estimates_each_ranked_on_its_own():
-    strategy = ce.EvolutionStrategy(np.zeros(5), population_size=4, sigma=0.2, seed=1, largest=8)
-    strategy.load(ce.State(np.zeros(5, "float32"), 0, strategy.fresh_adam), population_size=8)  # two batches of 4
+    strategy = ce.BatchedStrategy(np.zeros(5), population_size=4, sigma=0.2, seed=1, largest=8)
+    # two batches of 4
+    strategy.load(ce.State(np.zeros(5, "float32"), 0, strategy.fresh_adam), population_size=8)
     assert (strategy.population_size, strategy.batch) == (8, 4)
     noise, candidates = np.asarray(strategy.noise()), np.asarray(strategy.ask())
-    np.testing.assert_allclose(candidates[0::2], 0.2 * noise, rtol=1e-6)  # pair after pair, across the batches
+    # pair after pair, across the batches
+    np.testing.assert_allclose(candidates[0::2], 0.2 * noise, rtol=1e-6)
     rewards = np.array([3.0, 1, 2, 5, 0, 4, 4, 1])
-    ranks = [np.array([2, 0, 1, 3]) / 3 - 0.5, np.array([0, 2.5, 2.5, 1]) / 3 - 0.5]  # each batch's own; ties share
-    estimates = [(rank[0::2] - rank[1::2]) @ noise[2 * k : 2 * k + 2] / (4 * 0.2) for k, rank in enumerate(ranks)]
-    np.testing.assert_allclose(strategy.tell(rewards), np.mean(estimates, axis=0), rtol=1e-5, atol=1e-7)
+    # each batch's own; ties share
+    ranks = [np.array([2, 0, 1, 3]) / 3 - 0.5, np.array([0, 2.5, 2.5, 1]) / 3 - 0.5]
+    estimates = [
+        (rank[0::2] - rank[1::2]) @ noise[2 * k : 2 * k + 2] / (4 * 0.2)
+        for k, rank in enumerate(ranks)
+    ]
+    np.testing.assert_allclose(
+        strategy.tell(rewards), np.mean(estimates, axis=0), rtol=1e-5, atol=1e-7
+    )
     assert strategy.generation == 1 and strategy.population_size == 8
 
 
 def test_the_noise_of_a_pair_is_the_same_whatever_population_it_is_drawn_for():
+    # Part I's, drawn for 2 pairs
     small = ce.EvolutionStrategy(np.zeros(9), population_size=4, seed=2)
-    big = ce.EvolutionStrategy(np.zeros(9), population_size=4, seed=2, largest=4000)  # a longer stream of offsets
+    # for 2,000 pairs
+    big = ce.BatchedStrategy(np.zeros(9), population_size=4, seed=2, largest=4000)
     np.testing.assert_array_equal(small.noise(), big.noise())
+    wide = ce.EvolutionStrategy(np.zeros(9), population_size=400, seed=2)
+    np.testing.assert_array_equal(wide.noise()[:2], small.noise())

@@ -1,4 +1,5 @@
 """The rules of Catch, checked one by one on the array implementation."""
+
 import numpy as np
 import pytest
 
@@ -11,7 +12,7 @@ def as_np(state):
 
 def test_start_states_are_all_80_fair_starts():
     columns, centres = ce.start_states()
-    assert len(columns) == len(centres) == ce.FRUITS == 80
+    assert len(columns) == len(centres) == ce.START_COUNT == 80
     assert set(columns) == set(range(10))
     assert set(centres) == set(range(1, 9))  # the whole basket is always on the grid
     assert len(set(zip(columns, centres))) == 80
@@ -26,7 +27,9 @@ def test_reset_puts_every_fruit_on_the_top_row():
 
 
 def test_observation_is_the_board_row_major():
-    state = ce.CatchState(np.array([3, 0], "int32"), np.array([7, 0], "int32"), np.array([4, 1], "int32"))
+    state = ce.CatchState(
+        np.array([3, 0], "int32"), np.array([7, 0], "int32"), np.array([4, 1], "int32")
+    )
     boards = np.asarray(ce.observe(state))
     assert boards.shape == (2, 100)
     expected = np.zeros((2, 10, 10), "float32")
@@ -39,7 +42,15 @@ def test_observation_is_the_board_row_major():
 
 @pytest.mark.parametrize(
     "centre, action, expected",
-    [(4, ce.LEFT, 3), (4, ce.STAY, 4), (4, ce.RIGHT, 5), (1, ce.LEFT, 1), (8, ce.RIGHT, 8), (2, ce.LEFT, 1), (7, ce.RIGHT, 8)],
+    [
+        (4, ce.LEFT, 3),
+        (4, ce.STAY, 4),
+        (4, ce.RIGHT, 5),
+        (1, ce.LEFT, 1),
+        (8, ce.RIGHT, 8),
+        (2, ce.LEFT, 1),
+        (7, ce.RIGHT, 8),
+    ],
 )
 def test_basket_moves_by_its_action_and_stays_on_the_grid(centre, action, expected):
     state = ce.reset(np.array([0], "int32"), np.array([centre], "int32"))
@@ -74,10 +85,10 @@ def chase(state):
 
 def test_a_perfect_player_catches_all_80_and_a_stubborn_one_does_not():
     columns, centres = ce.start_states()
-    assert ce.count_catches(ce.play(chase, columns, centres)) == 80
+    assert ce.count_catches(ce.play_games(chase, columns, centres)) == 80
     always_left = lambda state: np.zeros(len(state.fruit_row), "int32")  # noqa: E731
     # Nine steps left bring every basket to the left edge: it catches columns 0 to 2 only.
-    assert ce.count_catches(ce.play(always_left, columns, centres)) == 3 * 8
+    assert ce.count_catches(ce.play_games(always_left, columns, centres)) == 3 * 8
 
 
 def test_draw_shows_fruit_and_basket():
@@ -89,8 +100,13 @@ def test_draw_shows_fruit_and_basket():
 
 def test_the_compiled_loop_plays_the_game_as_steps_taken_one_by_one():
     columns, centres = ce.start_states()
-    policy = lambda state: ((np.asarray(state.fruit_column) + np.asarray(state.fruit_row)) % 3).astype("int32")  # noqa
+
+    def policy(state):
+        return ((np.asarray(state.fruit_column) + np.asarray(state.fruit_row)) % 3).astype("int32")  # noqa
+
     state = ce.reset(columns, centres)
     for _ in range(ce.GAME_LENGTH):
         state, reward = ce.step(state, policy(state))
-    np.testing.assert_array_equal(np.asarray(ce.play(policy, columns, centres)), np.asarray(reward))
+    np.testing.assert_array_equal(
+        np.asarray(ce.play_games(policy, columns, centres)), np.asarray(reward)
+    )

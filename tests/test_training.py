@@ -1,4 +1,5 @@
 """The compiled player, training and reproducibility."""
+
 import csv
 
 import keras
@@ -8,10 +9,11 @@ import pytest
 import catch_es as ce
 from scale_out import make_player
 
+
 def eager_rewards(model, flat):
     """Play the 80 games one step at a time with the model's own weights: no compiled code."""
     ce.set_flat_weights(model, flat)
-    return np.asarray(ce.play(ce.greedy(model), *ce.start_states()))
+    return np.asarray(ce.play_games(ce.greedy(model), *ce.start_states()))
 
 
 def test_weights_round_trip_through_one_vector():
@@ -25,7 +27,9 @@ def test_weights_round_trip_through_one_vector():
 def test_compiled_population_player_agrees_with_step_by_step_play():
     keras.utils.set_random_seed(0)
     model = ce.build_policy(16)
-    population = ce.flatten_weights(model) + np.random.default_rng(0).normal(0, 0.5, (4, 100 * 16 + 16 + 16 * 3 + 3))
+    population = ce.flatten_weights(model) + np.random.default_rng(0).normal(
+        0, 0.5, (4, 100 * 16 + 16 + 16 * 3 + 3)
+    )
     rewards = make_player(model)(population.astype("float32"))
     assert rewards.shape == (4, 80)
     for candidate, flat in enumerate(population.astype("float32")):
@@ -33,8 +37,14 @@ def test_compiled_population_player_agrees_with_step_by_step_play():
 
 
 def test_any_small_keras_model_can_be_evolved():
-    model = keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, activation="tanh"),
-                              keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [
+            keras.Input((100,)),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3),
+        ]
+    )
     rewards = make_player(model)(np.stack([ce.flatten_weights(model)] * 2))
     np.testing.assert_array_equal(rewards[0], eager_rewards(model, ce.flatten_weights(model)))
 
@@ -45,23 +55,47 @@ def functional_policy():
     return keras.Model(inputs, keras.layers.Dense(3)(hidden))
 
 
-@pytest.mark.parametrize("build, lookup", [
-    (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, use_bias=False, activation="tanh"),
-                               keras.layers.Dense(3)]), True),  # the four-row lookup, with no bias
-    (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(3)]), False),  # linear: general road
-    (lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(8, activation="relu"),
-                               keras.layers.BatchNormalization(), keras.layers.Dense(3)]), True),  # non-trainables
-    (functional_policy, False),  # the general road: the whole model on the whole board
-])
-def test_both_roads_of_the_player_agree_with_step_by_step_play(build, lookup, monkeypatch):
+@pytest.mark.parametrize(
+    "build, fast",
+    [
+        (
+            lambda: keras.Sequential(
+                [
+                    keras.Input((100,)),
+                    keras.layers.Dense(8, use_bias=False, activation="tanh"),
+                    keras.layers.Dense(3),
+                ]
+            ),
+            True,
+        ),  # the kernel's rows summed, with no bias
+        (
+            lambda: keras.Sequential([keras.Input((100,)), keras.layers.Dense(3)]),
+            True,
+        ),  # linear: a lone Dense
+        (
+            lambda: keras.Sequential(
+                [
+                    keras.Input((100,)),
+                    keras.layers.Dense(8, activation="relu"),
+                    keras.layers.BatchNormalization(),
+                    keras.layers.Dense(3),
+                ]
+            ),
+            True,
+        ),  # non-trainables
+        (
+            functional_policy,
+            False,
+        ),  # not a Sequential: Part I's plain way, the whole model on each step's boards
+    ],
+)
+def test_both_paths_of_the_player_agree_with_step_by_step_play(build, fast):
     keras.utils.set_random_seed(1)
     model = build()
-    observed = []  # the general road scores the 100-cell boards; the lookup road sums kernel rows and never does
-    monkeypatch.setattr(ce, "observe", lambda *args: observed.append(1) or observe(*args))
+    assert ce.fast_path_applies(model) == fast
     flat = ce.flatten_weights(model)
     population = (flat + np.random.default_rng(1).normal(0, 0.5, (3, flat.size))).astype("float32")
     rewards = make_player(model)(population)
-    assert bool(observed) != lookup
     for candidate, weights in enumerate(population):
         np.testing.assert_array_equal(rewards[candidate], eager_rewards(model, weights))
 
@@ -75,21 +109,23 @@ def quiet(history, done):
 
 @pytest.fixture(scope="module")
 def solved_run():
-    return ce.train(ce.Config(seed=0), ce.Hooks(progress=quiet))
+    return ce.run_training(ce.Config(seed=0), progress=quiet)
 
 
 def test_training_solves_catch(solved_run):
     assert solved_run.status == "solved"
     assert solved_run.history[-1]["catch_rate"] == 1.0
     # Checked again without the compiled player: the trained model catches all 80 fruits.
-    assert ce.count_catches(ce.play(ce.greedy(solved_run.model), *ce.start_states())) == 80
+    assert ce.count_catches(ce.play_games(ce.greedy(solved_run.model), *ce.start_states())) == 80
     assert [row["generation"] for row in solved_run.history] == list(range(len(solved_run.history)))
     assert solved_run.history[0]["catch_rate"] < 1.0
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
     def final_weights(seed):
-        result = ce.train(ce.Config(seed=seed, generations=5, population_size=20), ce.Hooks(progress=quiet))
+        result = ce.run_training(
+            ce.Config(seed=seed, generations=5, population_size=20), progress=quiet
+        )
         return ce.flatten_weights(result.model)
 
     first = final_weights(3)
@@ -100,7 +136,10 @@ def test_same_seed_same_weights_other_seed_other_weights():
 def test_a_sigma_too_small_to_change_any_action_is_reported_stuck(tmp_path, capsys):
     ce.main(["--sigma", "1e-8", "--out", str(tmp_path / "run"), "--no-render"])
     out = capsys.readouterr().out
-    assert "stuck: for 10 generations every candidate scored the same, so every estimate was exactly zero" in out
+    assert (
+        "stuck: for 10 generations every candidate scored the same, so every estimate was exactly zero"
+        in out
+    )
     rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
     assert len(rows) == ce.STUCK_AFTER  # it stopped instead of running 1,000 generations of nothing
     assert all(row["min_reward"] == row["max_reward"] for row in rows)
