@@ -1127,19 +1127,17 @@ def save_history(history, path):  # one row per generation, as CSV
 
 
 # %%
-# replay's games, one after another, as an animated GIF
-def save_gif(frames, rewards, path, cell=16):
+def save_gif(frames, rewards, path, cell=16):  # replay's games one after another, as an animation
     from PIL import Image  # (matplotlib's own dependency)
 
     colours = {".": (245, 245, 245), "O": (220, 60, 40), "=": (40, 90, 200)}
-    images = []
-    for game, reward in zip(frames, rewards):
-        for frame in game + game[-1:] * 3:  # a pause on each game's last frame
+    images, durations = [], []  # each frame 120 ms, a game's last one 600 ms
+    for game in frames:
+        for index, frame in enumerate(game):
             pixels = np.array([[colours[c] for c in line] for line in frame], "uint8")
             images.append(Image.fromarray(pixels.repeat(cell, 0).repeat(cell, 1)))
-    images[0].save(
-        path, format="GIF", save_all=True, append_images=images[1:], duration=120, loop=0
-    )
+            durations.append(600 if index == len(game) - 1 else 120)
+    images[0].save(path, "GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
 
 
 def hill_picture(cache=None):  # the same for every run on a machine: drawn once, kept in its cache
@@ -1289,8 +1287,10 @@ def run_training(config, start=None, attempt=None, keep_going=None, progress=Non
     )
     attempt = attempt if state is None else resuming(attempt, state)
     for strategy, history, status in evolve(config, history, attempt):
+        # (the check first: once a generation is shown, its checkpoint, if one is due, is on disk)
+        going = bool(status) or keep_going is None or keep_going(strategy, history)
         progress(history, bool(status))
-        if not status and keep_going and not keep_going(strategy, history):
+        if not going:
             status = "stopped"
             break
     model = build_policy(config.hidden_units)

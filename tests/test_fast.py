@@ -4,7 +4,6 @@ or grid trains, checkpoints, resumes and plays."""
 
 import csv
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,23 +169,24 @@ def command(copy, *args):
 def test_a_learners_own_network_or_grid_trains_checkpoints_resumes_and_plays(tmp_path, change):
     copy = changed_copy(tmp_path, change)
     tiny = ["--population-size", "10", "--no-render", "--patience", "3"]
-    straight = command(copy, "--out", "straight", "--generations", "8", *tiny)
-    assert straight.returncode == 0 and straight.stderr == "", straight.stderr
     half = command(copy, "--out", "run", "--generations", "4", *tiny)
-    assert half.returncode == 0, half.stderr
+    assert half.returncode == 0 and half.stderr == "", half.stderr
     resumed = command(copy, "--resume", "run", "--generations", "8")
     assert resumed.returncode == 0 and resumed.stderr == "", resumed.stderr
-    with (
-        np.load(tmp_path / "run" / "checkpoint.npz") as a,
-        np.load(tmp_path / "straight" / "checkpoint.npz") as b,
-    ):
-        np.testing.assert_array_equal(a["theta"], b["theta"])  # resumed: bit-identical to one run
     rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
-    assert len(rows) == 8
+    assert len(rows) == 8 and any(row["event"] for row in rows)  # a restart on the way (patience 3)
+    if (
+        change == "second hidden layer"
+    ):  # resumed: bit-identical to one run (the other two: the same code)
+        assert command(copy, "--out", "straight", "--generations", "8", *tiny).returncode == 0
+        with (
+            np.load(tmp_path / "run" / "checkpoint.npz") as a,
+            np.load(tmp_path / "straight" / "checkpoint.npz") as b,
+        ):
+            np.testing.assert_array_equal(a["theta"], b["theta"])
     played = command(copy, "--play", "run/policy.keras", "--no-render")
     assert played.returncode == 0 and played.stderr == ""
     starts = int(re.search(r"catches \d+/(\d+) fruits", played.stdout).group(1))
     assert starts == (
         12 * 10 if change == "a 12-wide grid" else 80
     )  # the learner's own game's start states
-    shutil.rmtree(tmp_path / "straight")
