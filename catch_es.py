@@ -757,7 +757,8 @@ population. It asks and estimates with Part I's own `ask` and `estimate`, a batc
 population. **This one changes results:** each batch is ranked on its own, and the step is the
 mean of the batches' estimates, where Part I ranks the whole population at once. With one batch
 (every run until its first restart) the two are the same to the bit; after a restart the ranks
-are coarser. `benchmarks/ranking.txt` compares the two over many seeds.
+are coarser. `python benchmarks/refinements.py --variants default,plain` measures what that
+costs over many seeds; `benchmarks/README.md` says how far that measurement has got.
 """
 
 
