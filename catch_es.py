@@ -946,14 +946,14 @@ class CompileCache:  # the cache's folder, and TensorFlow's private one, which s
                 self.loaded[name] = digest
 
     def kept(self, name, make):  # a file only this machine and these versions change: made once
-        try:
-            if (self.folder / name).lstat().st_uid == os.getuid():
-                return (self.folder / name).read_bytes()
-        except OSError:
-            pass  # not made yet
+        path = self.folder / name
+        if path.is_file() and path.lstat().st_uid == os.getuid() and os.access(path, os.R_OK):
+            return path.read_bytes()
         made = make()
         with contextlib.suppress(OSError):
-            replace_in(self.folder, name, lambda path: path.write_bytes(made))
+            for older in self.folder.glob(f"{name.split('-')[0]}-*{path.suffix}"):
+                older.unlink()  # (what an earlier version of the file drew)
+            replace_in(self.folder, name, lambda temporary: temporary.write_bytes(made))
         return made
 
     def keep(self):  # at the end: the new programs into the cache, quietly, or not at all
@@ -1145,14 +1145,17 @@ def save_gif(frames, rewards, path, cell=16):  # replay's games one after anothe
     images[0].save(path, "GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
 
 
-def hill_picture(cache=None):  # the same for every run on a machine: drawn once, kept in its cache
+# The same for every run of this file on a machine: drawn once, kept in the compile cache's
+# folder under a name that this file's text decides (change the file, and it is drawn again).
+def hill_picture(cache=None):
     def draw():
         picture = io.BytesIO()
         # One estimate a point, up to P = 256: 1 s (the notebook's, to 1,024 and 4 a point: 7 s)
         es_on_a_hill(populations=(4, 16, 64, 256), repeats=1).savefig(picture, format="png")
         return picture.getvalue()
 
-    return cache.kept("es_on_a_hill.png", draw) if cache else draw()
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return cache.kept(f"es_on_a_hill-{source}.png", draw) if cache else draw()
 
 
 def save_run(result, folder, config, pictures=True, cache=None):
