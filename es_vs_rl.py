@@ -714,9 +714,10 @@ def train_reinforce(config, measurements=None, progress=None, learner=None, watc
 training games and under the same rule of measurement. There is no clock, so no run is cut
 short by the machine's load: a budget of 3,000,000 games takes the ES's compiled generations
 seconds, and REINFORCE's compiled blocks about 15 s at T = 9 (at most a couple of minutes at
-T = 72). The ES is `catch_es.train` with two hooks: its player (all 80 start states per candidate, or `--es-starts` of them, the same for both members of a
-mirrored pair), and the rule of measurement, which decides when it stops (`train` itself is
-told at most 79/80, so that it never stops on a measurement that does not count).
+T = 72). The ES is `catch_es.run_training` (Part I's `evolve`) with its own player (all 80 start states
+per candidate, or `--es-starts` of them, the same for both members of a mirrored pair), and the
+rule of measurement between generations, which decides when it stops (the run itself is told at
+most 79/80, so that it never stops on a measurement that does not count).
 `compare` tabulates what each needed to reach 80 out of 80 and plots their exact catch rates.
 """
 

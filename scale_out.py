@@ -212,7 +212,7 @@ def connect_ray(workers, address, modules):
 """
 Each generation, the driver puts `theta` in the object store once, gives each worker a
 range of pairs, and joins the rewards in order. It counts what travels, so the run can say
-how many bytes a generation cost. A `RayPlayers` is what `catch_es.train` calls to play a
+how many bytes a generation cost. A `RayPlayers` is what `catch_es.run_training` calls to play a
 generation, in place of playing it in the process.
 
 **Losing workers.** Ray places the workers apart (`SPREAD`: one per node while there are nodes
@@ -310,7 +310,7 @@ class RayPlayers:
         self.sent = self.received = self.generations = (
             0  # serialized bytes, all generations together
         )
-        # Compiled as play_here compiles its generation: traced once per strategy, which new_strategy keeps.
+        # Compiled as play_here compiles its generation: traced once per strategy, which fast_attempt keeps.
         self.tell = ce.tf.function(lambda strategy, totals: strategy.tell(totals), jit_compile=True)
 
     def __call__(self, strategy):

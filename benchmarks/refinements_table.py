@@ -1,5 +1,7 @@
-"""The refinements' table from the runs' files: benchmarks/refinements-<variant>.csv, one per variant, and the
-default's lines, benchmarks/refinements-default-0-29.log (the same runs, logged line by line).
+"""The refinements' table from the runs' files: benchmarks/refinements-<variant>.csv, one per variant, and the lines
+the same command logged for the default (benchmarks/refinements-default-0-29.log) and for plain SGD, stopped after its
+first seeds (benchmarks/refinements-sgd-partial.log: each seed took about 3 minutes, 1,000 generations at populations
+up to 1,600, and none solved).
 
     python benchmarks/refinements_table.py > benchmarks/refinements.txt
 """
@@ -23,7 +25,8 @@ LINE = re.compile(
 
 def rows():
     found = {}
-    for line in (HERE / "refinements-default-0-29.log").read_text().splitlines():
+    logged = [HERE / "refinements-default-0-29.log", HERE / "refinements-sgd-partial.log"]
+    for line in "\n".join(path.read_text() for path in logged).splitlines():
         if match := LINE.match(line):
             name, seed, status, generations, games, _ = match.groups()
             found.setdefault(name, []).append(
