@@ -612,8 +612,14 @@ many more games than a gradient method plays; every one of the seeds 0 to 99 get
 (`benchmarks/README.md` has the figures). `R · n` estimates the gradient of a
 Gaussian-smoothed score; mirrored pairs and ranks make the estimate steadier; Adam and weight
 decay turn it into steps that keep the noise meaningful; restarts escape plateaus where no
-small change catches a missed fruit; one compiled call plays every game of a generation. What
-each refinement buys on Catch is measured in `benchmarks/refinements.txt`. Going further:
+small change catches a missed fruit; one compiled call plays every game of a generation.
+
+What each refinement buys on Catch, each taken away in turn on seeds 0 to 29
+(`benchmarks/refinements.txt`): without mirrored pairs every seed still solves, with 2.7 times
+the games; raw rewards instead of ranks, 1.3 times; without restarts 5 of the 30 seeds never
+catch every fruit; plain steps of `0.05 · grad` instead of Adam solved none of the seeds tried.
+Weight decay did not help here: all 30 solve without it too, with 0.86 times the games. Going
+further:
 
 * **Going faster:** Part II, next, makes a generation several times quicker, each trick tested
   to play exactly the moves of the code above.

@@ -58,6 +58,7 @@ def main():
     print(
         "(the default's rows were logged by the same command, benchmarks/refinements-default-0-29.log)\n"
     )
+    print("(a variant with fewer than 30 seeds was stopped early: its seeds are the first ones)\n")
     print(
         f"{'variant':<12} {'solved':>7} {'median games':>13} {'median generations':>19}  what changes"
     )
