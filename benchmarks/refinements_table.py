@@ -25,7 +25,11 @@ LINE = re.compile(
 
 def rows():
     found = {}
-    logged = [HERE / "refinements-default-0-29.log", HERE / "refinements-sgd-partial.log"]
+    logged = [
+        HERE / f"refinements-{name}.log"
+        for name in ("default-0-29", "sgd-partial", "plain-partial")
+    ]
+    logged = [path for path in logged if path.is_file()]
     for line in "\n".join(path.read_text() for path in logged).splitlines():
         if match := LINE.match(line):
             name, seed, status, generations, games, _ = match.groups()
