@@ -802,8 +802,9 @@ class BatchedStrategy(EvolutionStrategy):  # a population of batches of the firs
         return grad / ops.cast(self.batches, "float32")
 
     def load(self, state, seed=None, population_size=None):  # into the same variables
-        super().load(state)
-        self.key.assign([self.key[0] if seed is None else seed, int(state.generation)])
+        super().load(state)  # (its generation, and the seed the strategy has unless given another)
+        if seed is not None:
+            self.key.assign([seed, int(state.generation)])
         self.population_size = population_size or self.population_size
         self.batches.assign(self.population_size // self.batch)
 
@@ -857,13 +858,14 @@ def largest_population(config):  # the most any run of these settings reaches (2
     return population_of(config, 64)
 
 
-def fast_attempt(config, restarts, generation=0, game=play_games):  # as Part I's new_attempt
+# As Part I's new_attempt; `make` builds the strategy (a study may pass a variant of its own).
+def fast_attempt(config, restarts, generation=0, game=play_games, make=BatchedStrategy):
     model, largest = fresh_network(config, restarts), largest_population(config)
     settings = (config.hidden_units, config.population_size, largest, config.sigma,
-                config.learning_rate, config.weight_decay, game)  # fmt: skip
+                config.learning_rate, config.weight_decay, game, make)  # fmt: skip
     if settings not in KEPT:
-        strategy = BatchedStrategy(flatten_weights(model), config.population_size, config.sigma,
-                                   config.learning_rate, config.weight_decay, largest=largest)  # fmt: skip
+        strategy = make(flatten_weights(model), config.population_size, config.sigma,
+                        config.learning_rate, config.weight_decay, largest=largest)  # fmt: skip
         KEPT[settings] = strategy, play_here(model, game)
     strategy, play_generation = KEPT[settings]
     fresh = State(flatten_weights(model), generation, strategy.fresh_adam)

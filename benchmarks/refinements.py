@@ -12,7 +12,7 @@ command's fast path ("default": batches of 100, each ranked on its own, after a 
 
 import argparse
 import csv
-import dataclasses
+import functools
 import math
 import statistics
 import sys
@@ -68,23 +68,9 @@ class PlainSGD(ce.BatchedStrategy):
 
 def attempt_with(strategy_class, **strategy_options):
     """catch_es.fast_attempt with another strategy: kept by the settings, so that a restart compiles nothing."""
-    kept = {}
-
-    def attempt(config, restarts, generation=0):
-        model = ce.fresh_network(config, restarts)
-        settings = dataclasses.replace(config, seed=0)
-        if settings not in kept:
-            largest = ce.largest_population(config)
-            strategy = strategy_class(ce.flatten_weights(model), config.population_size, config.sigma,
-                                      config.learning_rate, config.weight_decay, largest=largest,
-                                      **strategy_options)  # fmt: skip
-            kept[settings] = strategy, ce.play_here(model)
-        strategy, play_generation = kept[settings]
-        fresh = ce.State(ce.flatten_weights(model), generation, strategy.fresh_adam)
-        strategy.load(fresh, config.seed, ce.population_of(config, restarts))
-        return model, strategy, play_generation
-
-    return attempt
+    return functools.partial(
+        ce.fast_attempt, make=functools.partial(strategy_class, **strategy_options)
+    )
 
 
 VARIANTS = {  # name: (what changes, the Config's changes, the attempt)
