@@ -239,7 +239,7 @@ class EvolutionStrategy:
         self.optimizer = keras.optimizers.Adam(learning_rate, weight_decay=weight_decay or None)
         self.optimizer.build([self.theta])  # Adam's variables exist before any step
 
-    generation = property(lambda self: int(self.key[1]))
+    generation = property(lambda self: int(self.key.numpy()[1]))
 
     def noise(self):  # this generation's noise n: a row per mirrored pair, slices of the table
         size, pairs = self.theta.shape[0], self.population_size // 2
@@ -517,7 +517,7 @@ def evolve(config, history=(), attempt=new_attempt):  # yields (strategy, histor
         catches, rewards, before = play_generation(strategy)  # ask, play, tell: one call
         history.append(history_row(history, rewards, catches, strategy.population_size, clock))
         ended = {"solved": catches == START_COUNT, "stuck": stuck(history),
-                 "diverged": not np.all(np.isfinite(strategy.theta)),
+                 "diverged": not np.all(np.isfinite(strategy.theta.numpy())),
                  "limit": strategy.generation >= config.generations}  # fmt: skip
         status = next((name for name, this in ended.items() if this), "")
         if status:
@@ -641,11 +641,35 @@ network on every board of every step. Going faster looks at what that call repea
 the same work once. Each trick below keeps Part I's answer: a test (`tests/test_fast.py`) holds
 it to the moves Part I's plain code plays, on random candidates and on a trained network, and
 its gain is measured by `python benchmarks/benchmark.py --pieces`. On a 2-core AMD EPYC
-(`benchmarks/pieces-2026-12-07.txt`, medians of 60), Part I's plain player plays theta and 100
-candidates in 44 ms, the fast one in 7.6 ms: 5.9 times faster. The command takes this fast path
+(`benchmarks/pieces-2026-12-07-bfc.txt`, medians of 60), Part I's plain player plays theta and
+100 candidates in 38 ms, the fast one in 7.6 ms: 5.0 times faster. The command takes this fast path
 where it applies, a network that starts with a `Dense` layer on Part I's boards, and Part I's
 plain path where it does not.
 
+## Memory kept between calls
+
+The first trick is not in the arithmetic. A generation's compiled call needs about 34 MB of
+scratch memory (most of it the hidden layer: 100 numbers for each of 720 boards, below, for each
+of 101 candidates). TensorFlow's default CPU allocator takes it from `malloc`, which maps so big
+a block fresh from the operating system and hands it back when the call ends, so every call the
+kernel finds and zeroes the same 8,380 pages again. TensorFlow's other CPU allocator, BFC (best
+fit with coalescing, the one it uses on GPUs), keeps freed blocks for the next call. On the AMD
+EPYC, `python benchmarks/benchmark.py --generation` (`benchmarks/generation-2026-12-07.txt`)
+timed a run's generations at populations 100, 200 and 400: with `malloc`, 24.1, 31.7 and 46.8
+ms, a fixed 17.9 ms a generation and 6.7 ms for each 100 candidates; with BFC, 10.4, 17.9 and
+33.1 ms, a fixed 3.1 ms, and no page fault. It changes where the numbers are stored, never their
+arithmetic: seeds 0 to 4 train to the same bits (`benchmarks/weights-0-4-2026-12-07.txt`), and
+the most memory a run holds is the same (773 MB against 776 MB for seed 0). The cell below
+chooses it, when the file is imported: TensorFlow reads the choice once, at its first
+allocation, which Part I's cells (only definitions, unless the file runs as a notebook) have
+not yet made. A user's own `TF_CPU_ALLOCATOR_USE_BFC` wins.
+"""
+
+# %%
+os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")  # before TensorFlow allocates
+
+# %% [markdown]
+"""
 ## A table of moves
 
 A greedy network plays the same move whenever it sees the same board, and a game moves on only
@@ -654,16 +678,17 @@ basket centre of 8, as many as the 80 games' 9 steps (80 × 9). So each candidat
 720 boards before the games begin, as one batch, and each step only looks its moves up
 (`tf.gather(table, board, batch_dims=1)`: row `i` of the table, entry `board[i]`): the same
 moves, with as much arithmetic, in one big product instead of nine small ones (1.4 times
-faster than scoring each game's board at each step: 7.7 against 10.9 ms).
+faster than scoring each game's board at each step: 6.5 against 9.4 ms).
 
 ## The kernel's rows summed
 
 A board has four lit cells out of 100, so the first layer's `board @ kernel` is the sum of
 four rows of its kernel: on every board at once, the kernel's row at each fruit cell plus,
 for each basket centre, its three rows on the bottom row. That skips the multiplications by 96
-zeros: with the table, most of the 5.9 times. It adds the same numbers in another order, so a
-score may differ in its last bit; the tests check that no move does. It needs a network that starts with a `Dense` layer and a
-board that is Part I's: `fast_path_applies` checks both, on every board, when it is asked.
+zeros: with the table, most of the 5.0 times. It adds the same numbers in another order, so a
+score may differ in its last bit; the tests check that no move does. It needs a network that
+starts with a `Dense` layer and a board that is Part I's: `fast_path_applies` checks both, on
+every board, when it is asked.
 """
 
 
@@ -1386,7 +1411,8 @@ def field_helps(cls):
         Path(inspect.getsourcefile(cls)).read_text(),
         re.M | re.S,
     )
-    return dict(re.findall(r"^ +(\w+): \w+ = .*?  # (.*)$", body.group(), re.M))
+    # (none if the source is not where the class says, as under `python -m cProfile`)
+    return dict(re.findall(r"^ +(\w+): \w+ = .*?  # (.*)$", body.group(), re.M)) if body else {}
 
 
 # %%

@@ -4,6 +4,8 @@
     python benchmarks/benchmark.py --quick      # fewer repeats and seeds, for a smoke test
     python benchmarks/benchmark.py --no-ray     # without the scaling-out study (needs `pip install ray`)
     python benchmarks/benchmark.py --pieces     # only the pieces of a generation, each speed trick against the plain way
+    python benchmarks/benchmark.py --generation # a generation as a run calls it: its fixed and per-candidate cost,
+                                                # under each memory allocator, checked against a run's history.csv
     python benchmarks/benchmark.py --loops      # only longer games: unrolled steps against a compiled loop
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
     python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
@@ -20,6 +22,7 @@ import csv
 import json
 import math
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -35,6 +38,124 @@ import es_vs_rl as rl  # noqa: E402
 import scale_out  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+def cpu():
+    """The CPU the figures come from: its model name (as lscpu gives it), cores and the vector instructions it has."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = fields.get("flags", "").split()
+    vector = [flag for flag in ("avx512f", "avx2", "fma") if flag in flags] or ["no AVX2"]
+    return f"CPU: {fields.get('model name', platform.processor())}, {os.cpu_count()} cores, {' '.join(vector)}"
+
+
+GENERATION_CHILD = """
+import json, resource, statistics, sys, time
+sys.path.insert(0, {root!r})
+import catch_es as ce
+
+def costs(seed, restarts, generations):  # a run's generations at one population, as `evolve` plays them
+    calls, faults = [], []
+
+    def attempt(config, _, generation):  # the command's attempt, at this many restarts, and never another
+        model, strategy, play_generation = ce.fast_attempt(config, restarts, generation)
+
+        def timed(strategy):
+            before, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+            played = play_generation(strategy)
+            calls.append(time.perf_counter() - start)
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+            return played
+
+        return model, strategy, timed
+
+    config = ce.Config(seed=seed, generations=generations, patience=10**9)
+    for _, history, _ in ce.evolve(config, attempt=attempt):
+        pass
+    steps = [b["seconds"] - a["seconds"] for a, b in zip(history[1:], history[2:])]  # the first row compiled
+    return dict(population=history[-1]["population_size"], step=statistics.median(steps),
+                call=statistics.median(calls[2:]), faults=statistics.median(faults[2:]), rows=len(history))
+
+print(json.dumps([costs({seed}, restarts, {generations}) for restarts in (0, 1, 2)]))
+"""
+
+ALLOCATORS = (  # TensorFlow's CPU allocators: its default (malloc's), and the one catch_es.py chooses
+    ("malloc (TensorFlow's default)", "false"),
+    ("BFC (catch_es.py's choice)", "true"),
+)
+
+
+def fixed_and_per_100(points):
+    """The least-squares line through (population, milliseconds): its value at 0 and its rise per 100 candidates."""
+    slope, intercept = np.polyfit(*zip(*points), 1)
+    return intercept, 100 * slope
+
+
+def generation_costs(seeds, rounds, generations, script):
+    """A generation as the run calls it (`evolve`'s loop, the command's attempt), at populations 100, 200 and 400
+    (the batches of restarts 0, 1, 2), under each allocator, each a process of its own, taken in turns: the history's
+    milliseconds a generation, the compiled call's alone, the minor page faults a call; then the fixed cost and the
+    cost of 100 more candidates. Then the command itself, `catch_es.py --seed S`: its history.csv's generations at
+    population 100 (the first attempt, after its first row), against the history figure measured here."""
+    print(cpu())
+    print(
+        f"seeds {seeds.start}..{seeds.stop - 1}, {generations} generations at each population, {rounds} rounds"
+    )
+    found = {name: [] for name, _ in ALLOCATORS}
+    for _ in range(rounds):
+        for name, choice in ALLOCATORS:
+            env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC=choice)
+            for seed in seeds:
+                code = GENERATION_CHILD.format(
+                    root=str(Path(script).resolve().parent), seed=seed, generations=generations
+                )
+                done = subprocess.run(
+                    [sys.executable, "-c", code],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=True,
+                )
+                found[name] += json.loads(done.stdout.strip().splitlines()[-1])
+    at_100 = {}
+    for name, _ in ALLOCATORS:
+        print(f"{name}: milliseconds a generation (median over seeds and rounds)")
+        by_population = {}
+        for row in found[name]:
+            by_population.setdefault(row["population"], []).append(row)
+        for population, rows in sorted(by_population.items()):
+            step, call = (
+                statistics.median(1000 * row[key] for row in rows) for key in ("step", "call")
+            )
+            faults = statistics.median(row["faults"] for row in rows)
+            print(
+                f"  population {population}: {step:6.2f} ms in the history, {call:6.2f} ms the call alone, "
+                f"{faults:6.0f} page faults a call"
+            )
+        points = [(row["population"], 1000 * row["step"]) for row in found[name]]
+        fixed, per_100 = fixed_and_per_100(points)
+        print(
+            f"  fixed cost {fixed:.2f} ms a generation; each 100 candidates more {per_100:.2f} ms"
+        )
+        at_100[name] = statistics.median(
+            1000 * row["step"] for row in found[name] if row["population"] == 100
+        )
+    command = []
+    with tempfile.TemporaryDirectory() as cache:
+        for seed in seeds:
+            histories = []
+            for _ in range(2):  # the first run fills the compile cache: its history is kept too
+                seconds_to_solve(seed, script, histories, cache)
+            for rows in histories:
+                first = [seconds for seconds, restarts in rows if restarts == 0]
+                command += list(np.diff(first[1:]))
+    ours, run = at_100[ALLOCATORS[-1][0]], 1000 * statistics.median(command)
+    print(
+        f"the command, seeds {seeds.start}..{seeds.stop - 1}, each run twice: {run:.2f} ms a generation at "
+        f"population 100 in history.csv ({len(command)} generations) against {ours:.2f} ms here: "
+        f"{run / ours:.3f} times"
+    )
 
 
 def once_ms(work):
@@ -108,6 +229,7 @@ def loops(repeats):
 
 def pieces(repeats):
     """Milliseconds per generation of the default run (population 100): each speed trick against the plain way."""
+    print(cpu(), flush=True)
     keras.utils.set_random_seed(0)
     model = ce.build_policy()
     theta, config = ce.flatten_weights(model), ce.Config()
@@ -450,6 +572,7 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
     to the solved line and to exit; per generation from the first to the last history row (restarts included), the
     median of the seed's two runs (one run alone once put a seed 20% above its others); each restart's gap, in both
     runs; and the notebook's rerun, a second seed trained in the same process after a first."""
+    print(cpu(), flush=True)
     sides = {
         side: {
             key: []
@@ -460,6 +583,7 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
                 "warm exit",
                 "generation",
                 "rerun",
+                "games a second",
             )
         }
         for side in ("ours", "evosax")
@@ -483,6 +607,17 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
                     )
                 )
                 restarts += [(seed, cost) for rows in histories for cost in restart_costs(rows)]
+                # the candidates' games (theta's 80 left out, as evosax counts them) a second in the first
+                # attempt, population 100, after its first row (which compiled or loaded the program)
+                steps = [
+                    b[0] - a[0]
+                    for rows in histories
+                    for a, b in zip(rows[1:], rows[2:])
+                    if not b[1]
+                ]
+                mine["games a second"].append(
+                    ce.Config().population_size * ce.START_COUNT / statistics.median(steps)
+                )
                 mine["rerun"].append(rerun_seconds(seed, rerun_after + seed, script))
             else:
                 results = []
@@ -498,6 +633,9 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
                         / result["generations"]
                         for result in results
                     )
+                )
+                mine["games a second"].append(
+                    statistics.median(result["games_per_second_excl_compile"] for result in results)
                 )
                 second = peer_run(seed, python, peer, seeds=[rerun_after + seed, seed])[2][1]
                 mine["rerun"].append(
@@ -516,6 +654,10 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
     for key in ("cold solved", "cold exit", "warm solved", "warm exit", "generation", "rerun"):
         a, b = statistics.median(sides["ours"][key]), statistics.median(sides["evosax"][key])
         print(f"  {key:<12} {a:9.3f} / {b:9.3f} s = {a / b:.3f}")
+    a, b = (statistics.median(sides[side]["games a second"]) for side in ("ours", "evosax"))
+    print(
+        f"  games a second at population 100 (the first attempt): {a:,.0f} / {b:,.0f} = {a / b:.2f} times"
+    )
     slowest = max(sides["ours"]["generation"])
     print(
         f"  per generation (a seed's two runs, their median), our slowest seed against evosax's median: "
@@ -552,6 +694,11 @@ def main():
         "--pieces",
         action="store_true",
         help="only the pieces of a generation, each trick against the plain way",
+    )
+    parser.add_argument(
+        "--generation",
+        action="store_true",
+        help="a generation as a run calls it: fixed and per-candidate cost, each allocator, against a run",
     )
     parser.add_argument(
         "--loops", action="store_true", help="only longer games: unrolled steps against a loop"
@@ -600,6 +747,13 @@ def main():
         seeds = range(first, last + 1)
     if args.pieces:
         return pieces(3 if args.quick else 60)
+    if args.generation:
+        return generation_costs(
+            range(2) if not args.seeds else seeds,
+            1 if args.quick else 2,
+            40 if args.quick else 60,
+            args.script,
+        )
     if args.loops:
         return loops(3 if args.quick else 10)
     if args.solve_only:
@@ -614,9 +768,7 @@ def main():
             ROOT / "benchmarks" / "peers" / "evosax_catch.py",
         )
 
-    print(
-        f"machine: {os.cpu_count()} CPUs, keras {keras.__version__}, backend {keras.backend.backend()}"
-    )
+    print(f"{cpu()}; keras {keras.__version__}, backend {keras.backend.backend()}")
     compiled = {}
     for population_size in (100, 1000):
         compiled[population_size] = games_per_second(population_size, repeats)

@@ -3,6 +3,7 @@ the fast path where it applies and Part I's plain path where it does not, and a 
 or grid trains, checkpoints, resumes and plays."""
 
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -190,3 +191,36 @@ def test_a_learners_own_network_or_grid_trains_checkpoints_resumes_and_plays(tmp
     assert starts == (
         12 * 10 if change == "a 12-wide grid" else 80
     )  # the learner's own game's start states
+
+
+MEMORY_PROBE = """
+import hashlib, resource, sys
+sys.path.insert(0, {root!r})
+import catch_es as ce
+config = ce.Config(seed=2, generations=12)
+model, strategy, play_generation = ce.fast_attempt(config, 0)
+faults = []
+for _ in range(config.generations):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    play_generation(strategy)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(sorted(faults[2:])[len(faults[2:]) // 2], hashlib.sha256(strategy.theta.numpy().tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="page faults as Linux counts them")
+def test_the_memory_a_generation_needs_is_kept_for_the_next_and_changes_no_weight():
+    """Part II's allocator: with malloc's (TensorFlow's default) a generation's scratch is handed back to the system
+    and faulted in again every call, thousands of pages; with BFC, the command's, it is kept. Same weights."""
+    code = MEMORY_PROBE.format(root=str(Path(SCRIPT).parent))
+    found = {}
+    for choice in ("true", "false"):
+        env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": choice}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        faults, digest = done.stdout.split()
+        found[choice] = int(faults), digest
+    assert found["true"][0] < 500 < 4000 < found["false"][0], found
+    assert found["true"][1] == found["false"][1]  # the same theta after 12 generations
+    # and the command's own choice is BFC, unless a user chose: catch_es set it when imported
+    assert ce.os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == "true"
