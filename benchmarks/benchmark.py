@@ -5,7 +5,7 @@
     python benchmarks/benchmark.py --no-ray     # without the scaling-out study (needs `pip install ray`)
     python benchmarks/benchmark.py --pieces     # only the pieces of a generation, each speed trick against the plain way
     python benchmarks/benchmark.py --generation # a generation as a run calls it: its fixed and per-candidate cost,
-                                                # under each memory allocator, checked against a run's history.csv
+                                                # under each allocator and thread setting, checked against a run
     python benchmarks/benchmark.py --loops      # only longer games: unrolled steps against a compiled loop
     python benchmarks/benchmark.py --solve-only --seeds 0-99   # only seconds and generations to solve, per seed
     python benchmarks/benchmark.py --solve-only --seeds 0-99 --against old/catch_es.py  # before and after, interleaved
@@ -80,9 +80,11 @@ def costs(seed, restarts, generations):  # a run's generations at one population
 print(json.dumps([costs({seed}, restarts, {generations}) for restarts in (0, 1, 2)]))
 """
 
-ALLOCATORS = (  # TensorFlow's CPU allocators: its default (malloc's), and the one catch_es.py chooses
-    ("malloc (TensorFlow's default)", "false"),
-    ("BFC (catch_es.py's choice)", "true"),
+SETTINGS = (  # what a process may set: TensorFlow's CPU allocator, and its threads
+    ("the command's: BFC, TensorFlow's threads", {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
+    ("malloc (TensorFlow's default allocator)", {"TF_CPU_ALLOCATOR_USE_BFC": "false"}),
+    ("BFC, one thread inside each operation", {"TF_NUM_INTRAOP_THREADS": "1"}),
+    ("BFC, one thread between operations", {"TF_NUM_INTEROP_THREADS": "1"}),
 )
 
 
@@ -94,7 +96,7 @@ def fixed_and_per_100(points):
 
 def generation_costs(seeds, rounds, generations, script):
     """A generation as the run calls it (`evolve`'s loop, the command's attempt), at populations 100, 200 and 400
-    (the batches of restarts 0, 1, 2), under each allocator, each a process of its own, taken in turns: the history's
+    (the batches of restarts 0, 1, 2), under each of SETTINGS, each a process of its own, taken in turns: the history's
     milliseconds a generation, the compiled call's alone, the minor page faults a call; then the fixed cost and the
     cost of 100 more candidates. Then the command itself, `catch_es.py --seed S`: its history.csv's generations at
     population 100 (the first attempt, after its first row), against the history figure measured here."""
@@ -102,10 +104,10 @@ def generation_costs(seeds, rounds, generations, script):
     print(
         f"seeds {seeds.start}..{seeds.stop - 1}, {generations} generations at each population, {rounds} rounds"
     )
-    found = {name: [] for name, _ in ALLOCATORS}
+    found = {name: [] for name, _ in SETTINGS}
     for _ in range(rounds):
-        for name, choice in ALLOCATORS:
-            env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC=choice)
+        for name, setting in SETTINGS:
+            env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true", **setting}
             for seed in seeds:
                 code = GENERATION_CHILD.format(
                     root=str(Path(script).resolve().parent), seed=seed, generations=generations
@@ -119,7 +121,7 @@ def generation_costs(seeds, rounds, generations, script):
                 )
                 found[name] += json.loads(done.stdout.strip().splitlines()[-1])
     at_100 = {}
-    for name, _ in ALLOCATORS:
+    for name, _ in SETTINGS:
         print(f"{name}: milliseconds a generation (median over seeds and rounds)")
         by_population = {}
         for row in found[name]:
@@ -150,7 +152,7 @@ def generation_costs(seeds, rounds, generations, script):
             for rows in histories:
                 first = [seconds for seconds, restarts in rows if restarts == 0]
                 command += list(np.diff(first[1:]))
-    ours, run = at_100[ALLOCATORS[-1][0]], 1000 * statistics.median(command)
+    ours, run = at_100[SETTINGS[0][0]], 1000 * statistics.median(command)
     print(
         f"the command, seeds {seeds.start}..{seeds.stop - 1}, each run twice: {run:.2f} ms a generation at "
         f"population 100 in history.csv ({len(command)} generations) against {ours:.2f} ms here: "
