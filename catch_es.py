@@ -870,8 +870,8 @@ def play_here(model, game=play_games):  # Part I's compiled generation, batch by
 for each set of settings that shapes a compiled generation, and their compiled generations: a
 restart, or a second run in the same process (a study's next seed), loads fresh weights and a
 fresh Adam into the same variables and compiles nothing: a second seed trained in the same
-process took a median 3.5 s against evosax's 7.5 s (`python benchmarks/benchmark.py --peer`,
-`benchmarks/peer-evosax-2026-12-07.txt`, AMD EPYC). `attempt_for` is what the command passes
+process took a median 1.3 s against evosax's 7.2 s (`python benchmarks/benchmark.py --peer`,
+`benchmarks/peer-evosax-2026-12-07-bfc.txt`, AMD EPYC). `attempt_for` is what the command passes
 to Part I's `evolve`.
 """
 

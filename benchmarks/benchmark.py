@@ -77,12 +77,22 @@ def costs(seed, restarts, generations):  # a run's generations at one population
     return dict(population=history[-1]["population_size"], step=statistics.median(steps),
                 call=statistics.median(calls[2:]), faults=statistics.median(faults[2:]), rows=len(history))
 
-print(json.dumps([costs({seed}, restarts, {generations}) for restarts in (0, 1, 2)]))
+found = [costs({seed}, restarts, {generations}) for restarts in (0, 1, 2)]
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # (Linux counts it in KB)
+print(json.dumps([dict(row, peak=peak) for row in found]))
 """
 
 SETTINGS = (  # what a process may set: TensorFlow's CPU allocator, and its threads
     ("the command's: BFC, TensorFlow's threads", {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
     ("malloc (TensorFlow's default allocator)", {"TF_CPU_ALLOCATOR_USE_BFC": "false"}),
+    (
+        "malloc, glibc told to keep freed memory",
+        {
+            "TF_CPU_ALLOCATOR_USE_BFC": "false",
+            "MALLOC_MMAP_MAX_": "0",
+            "MALLOC_TRIM_THRESHOLD_": str(2**32),
+        },
+    ),
     ("BFC, one thread inside each operation", {"TF_NUM_INTRAOP_THREADS": "1"}),
     ("BFC, one thread between operations", {"TF_NUM_INTEROP_THREADS": "1"}),
 )
@@ -137,8 +147,10 @@ def generation_costs(seeds, rounds, generations, script):
             )
         points = [(row["population"], 1000 * row["step"]) for row in found[name]]
         fixed, per_100 = fixed_and_per_100(points)
+        peak = statistics.median(row["peak"] for row in found[name])
         print(
-            f"  fixed cost {fixed:.2f} ms a generation; each 100 candidates more {per_100:.2f} ms"
+            f"  fixed cost {fixed:.2f} ms a generation; each 100 candidates more {per_100:.2f} ms; "
+            f"the process's peak memory {peak:.0f} MB"
         )
         at_100[name] = statistics.median(
             1000 * row["step"] for row in found[name] if row["population"] == 100
