@@ -648,21 +648,24 @@ plain path where it does not.
 
 ## Memory kept between calls
 
-The first trick is not in the arithmetic. A generation's compiled call needs about 34 MB of
-scratch memory (most of it the hidden layer: 100 numbers for each of 720 boards, below, for each
-of 101 candidates). TensorFlow's default CPU allocator takes it from `malloc`, which maps so big
-a block fresh from the operating system and hands it back when the call ends, so every call the
-kernel finds and zeroes the same 8,380 pages again. TensorFlow's other CPU allocator, BFC (best
-fit with coalescing, the one it uses on GPUs), keeps freed blocks for the next call. On the AMD
-EPYC, `python benchmarks/benchmark.py --generation` (`benchmarks/generation-2026-12-07.txt`)
-timed a run's generations at populations 100, 200 and 400: with `malloc`, 24.1, 31.7 and 46.8
-ms, a fixed 17.9 ms a generation and 6.7 ms for each 100 candidates; with BFC, 10.4, 17.9 and
-33.1 ms, a fixed 3.1 ms, and no page fault. It changes where the numbers are stored, never their
-arithmetic: seeds 0 to 4 train to the same bits (`benchmarks/weights-0-4-2026-12-07.txt`), and
-the most memory a run holds is the same (773 MB against 776 MB for seed 0). The cell below
-chooses it, when the file is imported: TensorFlow reads the choice once, at its first
-allocation, which Part I's cells (only definitions, unless the file runs as a notebook) have
-not yet made. A user's own `TF_CPU_ALLOCATOR_USE_BFC` wins.
+The first trick is not in the arithmetic. A generation's compiled call needs 34 MB of scratch
+memory, 8,380 pages of 4 KB (most of it the hidden layer: 100 numbers for each board the game
+can show, for each of 101 candidates). TensorFlow's default CPU allocator takes it from
+`malloc`, which maps so big a block fresh from the operating system and hands it back when the
+call ends, so every call the kernel finds and zeroes the same 8,380 pages again. TensorFlow's
+other CPU allocator, BFC (best fit with coalescing, the one it uses on GPUs), keeps freed blocks
+for the next call. `python benchmarks/benchmark.py --generation` (AMD EPYC,
+`benchmarks/generation-2026-12-07.txt`) timed a run's generations at populations 100, 200 and
+400: with `malloc`, 25.5, 34.0 and 48.2 ms, a fixed 17.7 ms a generation and 7.6 ms for each 100
+candidates; with BFC, 10.2, 17.8 and 32.5 ms, a fixed 2.1 ms and the same 7.6 ms, and no page
+fault. Telling glibc itself to keep freed memory (`MALLOC_MMAP_MAX_=0`) does as well, but only
+from outside the process, before it starts, and only with glibc; BFC is TensorFlow's own choice.
+It changes where the numbers are stored, never their arithmetic: seeds 0 to 4 train to the same
+bits (`benchmarks/weights-0-4-2026-12-07.txt`), and a process's peak memory is about the same
+(780 MB against 775 MB). The cell below chooses it when the file is imported: TensorFlow reads
+the choice once, at its first allocation, which Part I's cells (only definitions, when the file
+runs as a script or is imported) have not yet made. In a notebook that has already run Part I
+the choice comes too late and changes nothing in that session: its generations stay slower. A user's own `TF_CPU_ALLOCATOR_USE_BFC` wins.
 """
 
 # %%
@@ -677,7 +680,7 @@ A greedy network plays the same move whenever it sees the same board, and a game
 basket centre of 8, as many as the 80 games' 9 steps (80 × 9). So each candidate scores all
 720 boards before the games begin, as one batch, and each step only looks its moves up
 (`tf.gather(table, board, batch_dims=1)`: row `i` of the table, entry `board[i]`): the same
-moves, with as much arithmetic, in one big product instead of nine small ones (1.4 times
+moves, with as much arithmetic, in one big product instead of nine small ones (1.5 times
 faster than scoring each game's board at each step: 6.5 against 9.4 ms).
 
 ## The kernel's rows summed
