@@ -1109,8 +1109,8 @@ resamples of the seeds, with replacement (the bootstrap). Two learners on the sa
 compared pair by pair, on both outcomes. Seeds solved: McNemar's exact test looks only at the
 seeds where one solved and the other did not (under "no difference" each such seed is a fair
 coin), and the difference of the fractions solved gets Newcombe's interval (his method 10,
-built from the two Wilson intervals; a bootstrap over seeds, with under ten discordant seeds,
-disagreed with the exact test). Games to solve, an unsolved run counting as never: a sign test
+built from the two Wilson intervals; the bootstrap over seeds used before, with under ten
+discordant seeds, gave intervals stuck at +0.00, an artefact of its boundary). Games to solve, an unsolved run counting as never: a sign test
 on the seeds where one needed fewer, and the median over seeds of one's games over the other's
 with a bootstrap interval (a seed neither solved left out). Both learners are measured every
 2,000 games, so REINFORCE's games, a few thousand, are upper bounds: every ratio of the ES's
@@ -1163,9 +1163,8 @@ def sign_test(wins, losses):
 
 
 def newcombe(a, b):
-    """The difference of two paired fractions (boolean arrays over the same seeds) and its 95% interval by
-    Newcombe's (1998) method 10: Wilson's intervals of each, joined with the pairs' correlation. It agrees with
-    McNemar's test where a bootstrap over seeds, with few discordant seeds, does not."""
+    """The difference of two paired fractions (boolean arrays over the same seeds) and its 95% interval by    Newcombe's (1998) method 10: Wilson's intervals of each, joined with the pairs' correlation. (The exact McNemar
+    test is conservative, so the two can disagree at the edge: p = 0.07 with an interval that just excludes 0.)"""
     both, first, second, neither = (int(np.sum(x)) for x in (a & b, a & ~b, ~a & b, ~a & ~b))
     (p1, p2), n = (float(a.mean()), float(b.mean())), len(a)
     (l1, u1), (l2, u2) = wilson(int(a.sum()), n), wilson(int(b.sum()), n)
@@ -2158,78 +2157,83 @@ def tune(argv=None):
 ## What the measurements say
 
 `benchmarks/claims/` holds the full run (its README gives the commit, the commands and the wall
-time: 24 minutes in two processes): the tuning, then seven games with 30 seeds each (1000 to
-1029) and every learner, every run ended by "solved" or by the budget of 3,000,000 games. Every
-figure below is a line of `tables.txt` or a count in `claims.csv`; `python es_vs_rl.py claims
+time: 24 minutes in two processes): the tuning, then seven games with 30 seeds each (1000 to 1029)
+and every learner, every run ended by "solved" or by the budget of 3,000,000 games. Every figure
+below is a line of `tables.txt` or a count in `claims.csv` unless it names its file; `python es_vs_rl.py claims
 --plot-only` writes `tables.txt` again from `claims.csv` and `snr.csv` (a test checks that, and
 that every interval, p value and range quoted here is one of its lines). Medians are ordinary
 medians, intervals 95%. Four caveats first. Both learners are measured every 2,000 games and
 REINFORCE's medians are 2,000 to 18,000 games, so its games to solve are known only to within a
-measurement, an upper bound: every ratio of the ES's games to REINFORCE's below understates
-REINFORCE's lead. Games are compared seed by seed with an unsolved run counting as never (a
-sign test, and the median ratio with a bootstrap interval); the ratio on the seeds both solved,
-which leaves out the ES's failures, is in `tables.txt` too. About twenty McNemar tests on seeds
-solved are reported, uncorrected: with a Bonferroni correction none is below 0.05 (the
-smallest, p = 0.021, the ES without restarts against REINFORCE with a linear policy). The
-effect is in games, not in seeds solved, and there every sign test on a game with the hidden
-layer and slack is below 1e-8, and the one without slack 0.00055: any correction keeps them.
-And the ES's grid has two values on each axis, so its winner (the smaller sigma, learning
-rate and start states per candidate, the larger population; `tune.csv`) cannot show whether
-going further would do better, while REINFORCE's learning rate has four values and its winner
-inside them; the ES's median on the tuning seeds (348,000 games) is below the one measured here.
-The ES may be under-tuned, and no learner was tuned on any game but catch_es's.
+measurement, an upper bound (the ES's too, but by a far smaller share of its games): the ratios of
+the ES's games to REINFORCE's below, if anything, understate REINFORCE's lead. Games are compared
+seed by seed with an unsolved run counting as never (a sign test, and the median ratio with a
+bootstrap interval); the ratio on the seeds both solved, which leaves out the ES's failures, is in
+`tables.txt` too. About twenty McNemar tests on seeds solved are reported, uncorrected: with a
+Bonferroni correction none is below 0.05 (the smallest, p = 0.021, the ES without restarts against
+REINFORCE with a linear policy). The effect is in games, not in seeds solved: the sign tests of
+the ES (with or without restarts) against REINFORCE on the games with the hidden layer and slack
+are all below 1e-7, and without slack 0.00055; any correction keeps them. Figures not from
+`tables.txt` or `claims.csv` are named with their file (`tune.csv`, `snr.csv`) or are counts of
+the design (10,403 weights, 20,000 candidates). And the ES's grid has two values on each axis, so
+its winner (the smaller sigma, learning rate and start states per candidate, the larger
+population; `tune.csv`) cannot show whether going further would do better, while REINFORCE's
+learning rate has four values and its winner inside them; the ES's median on the tuning seeds
+(348,000 games) is below the one measured here. The ES may be under-tuned, and no learner was
+tuned on any game but catch_es's.
 
 * **Sample efficiency.** On catch_es's game REINFORCE solved 29/30 [0.83, 0.99], median 4,000
   [4,000, 6,000] games; the ES 26/30 [0.70, 0.95], median 553,000 [354,000, 1,105,000] games
   (McNemar p = 0.25: the difference in seeds solved, -0.10 [-0.25, +0.02], is not told apart). In
-  games it is: REINFORCE needed fewer on every one of the 29 seeds that were not tied (sign test
-  p = 3.7e-09), and the ES's games over REINFORCE's, seed by seed, have a median of 91.5 [64, 145].
-  Salimans et al. (2017) report ES
-  needing more data than TRPO on MuJoCo, within about an order of magnitude; here it is about two
-  orders of magnitude behind by median.
+  games it is: REINFORCE needed fewer on every one of the 29 seeds that were not tied (sign test p
+  = 3.7e-09), and the ES's games over REINFORCE's, seed by seed, have a median of 91.5 [64, 145].
+  Salimans et al. (2017) report ES needing more data than TRPO on MuJoCo, within about an order of
+  magnitude; here it is about two orders of magnitude behind by median.
 * **A linear policy (Mania et al. 2018).** With 303 weights REINFORCE needed more games (median
   18,000 [16,000, 19,000], 28/30 [0.79, 0.98]), and the ES solved 23/30 [0.59, 0.88], median
   1,058,000 [538,000, 2,330,000] (McNemar p = 0.18, difference -0.17 [-0.36, +0.03]); REINFORCE
   needed fewer games on 28 seeds, the ES on 2 (sign test p = 8.7e-07), a median ratio of 45.7
-  [32.9, 121]. What this measures: this ES
-  (Adam, centred ranks, weight decay) with a linear policy did not match REINFORCE with the same
-  policy. It is no test of Mania et al., who find their augmented random search (ARS: the best
-  directions kept, the step scaled by the rewards' spread, states normalised; not run here) on
-  linear policies matching deep RL's sample efficiency on MuJoCo.
-* **Robustness to the rate of interaction (frame-skip, as Salimans et al. §4.4).** On the game
-  of M = 4 with slack, the policy deciding every K-th step: the ES solved 30/30 [0.89, 1.00] at
-  every K and needed, by median, 254,000 [145,000, 337,000] games at K = 1, 202,000 [164,000,
-  265,000] at K = 2, 223,000 [138,000, 293,000] at K = 3 and 103,000 [84,000, 165,000] at K = 4:
-  deciding less often did not hurt it (K = 4's median is the lowest; not tested). REINFORCE also
-  solved 30/30 at every K, median 4,000 games at K = 1 to 3 and 2,000 [2,000, 4,000] at K = 4, and
-  fewer games than the ES on every seed: the ES's over REINFORCE's, median 49.5 [35.5, 66.8] at
-  K = 1 and 47 [37, 60.5] at K = 4. With slack, K changes both how many decisions there are and
-  how far one decision moves the basket, so this is no test of either alone: what it shows is no
-  effect of K in this range on either learner, and no advantage of the ES's. (Salimans et al.
-  show one Pong run per frame-skip 1 to 4; these are 30 seeds per K, with intervals.)
-* **Long horizons without slack.** With the fruit falling every 4th step and the basket moving only
-  then (T = 36, the same 9 moves that count), the ES's runs are those of catch_es's game *seed for
-  seed* (a line of `tables.txt` checks it): 26/30 [0.70, 0.95], median 553,000 [354,000,
+  [32.9, 121]. What this measures: this ES (Adam, centred ranks, weight decay) with a linear
+  policy did not match REINFORCE with the same policy. It is no test of Mania et al., who find
+  their augmented random search (ARS: the best directions kept, the step scaled by the rewards'
+  spread, states normalised; not run here) on linear policies matching deep RL's sample efficiency
+  on MuJoCo.
+* **Robustness to the rate of interaction (frame-skip, as Salimans et al. §4.4).** On the game of
+  M = 4 with slack, the policy deciding every K-th step: the ES solved 30/30 [0.89, 1.00] at every
+  K and needed, by median, 254,000 [145,000, 337,000] games at K = 1, 202,000 [164,000, 265,000]
+  at K = 2, 223,000 [138,000, 293,000] at K = 3 and 103,000 [84,000, 165,000] at K = 4: deciding
+  less often did not hurt it (K = 4's median is the lowest; not tested). REINFORCE also solved
+  30/30 at every K, median 4,000 games at K = 1 to 3 and 2,000 [2,000, 4,000] at K = 4, and fewer
+  games than the ES on every seed: the ES's over REINFORCE's, median 49.5 [35.5, 66.8] at K = 1
+  and 47 [37, 60.5] at K = 4. With slack, K changes both how many decisions there are and how far
+  one decision moves the basket, so this is no test of either alone: what it shows is that
+  deciding less often did not harm either learner in this range (the ES's median even fell,
+  untested), and no advantage of the ES's over REINFORCE. (Salimans et al. show one Pong run per
+  frame-skip 1 to 4; these are 30 seeds per K, with intervals.)
+* **Long horizons without slack.** With the fruit falling every 4th step and the basket moving
+  only then (T = 36, the same 9 moves that count), the ES's runs are those of catch_es's game
+  *seed for seed* (a line of `tables.txt` checks it): 26/30 [0.70, 0.95], median 553,000 [354,000,
   1,105,000]. That is invariance by the game's construction, and tests nothing about credit
-  assignment over delayed consequences: each decision that moves the basket sees the board it
-  sees at T = 9, the others change nothing, so every candidate scores as it would at T = 9. What
-  the game measures is REINFORCE paying for the log-probabilities of 27 decisions that change
-  nothing: it solved 24/30 [0.63, 0.90], median 11,000 [9,000, 14,000] games, against 29/30 and
-  4,000 at T = 9, and its signal-to-noise ratio at the initial networks fell from 1.66e-02 to
-  2.00e-02 (T = 9) to 3.30e-03 to 3.94e-03. Against the ES on the same seeds, 26 and 24 of 30
-  solved: McNemar p = 0.73; in games REINFORCE was ahead on 24 seeds and the ES on 5 (sign test
-  p = 0.00055), a median ratio of 47.2 [29, 91.5]. Salimans et al. argue the ES is invariant to
-  action frequency and delayed rewards; this game shows the invariance, not its value. Longer
-  games (the fruit falling every 8th to 32nd step, T = 72 to 288) were not run: the study says
-  nothing yet about where REINFORCE's growing noise would meet the ES's cost.
+  assignment over delayed consequences: each decision that moves the basket sees the board it sees
+  at T = 9, the others change nothing, so every candidate scores as it would at T = 9. What the
+  game measures is REINFORCE paying for the log-probabilities of 27 decisions that change nothing:
+  it solved 24/30 [0.63, 0.90], median 11,000 [9,000, 14,000] games, against 29/30 and 4,000 at T
+  = 9, and its signal-to-noise ratio at the initial networks fell from 1.66e-02 to 2.00e-02 (T =
+  9) to 3.30e-03 to 3.94e-03. Against the ES on the same seeds, 26 and 24 of 30 solved: McNemar p
+  = 0.73; in games REINFORCE was ahead on 24 seeds and the ES on 5 (sign test p = 0.00055), a
+  median ratio of 47.2 [29, 91.5]. Salimans et al. argue the ES is invariant to action frequency
+  and delayed rewards; this game shows the invariance, not its value. Longer games (the fruit
+  falling every 8th to 32nd step, T = 72 to 288) were not run: the study says nothing yet about
+  where REINFORCE's growing noise would meet the ES's cost.
 * **What "solved" means.** The notes' "structured exploration" (noise in the weights, a
   deterministic policy) is not measured as such here; what is measured is whether a solve lasts.
   An ES theta one noisy step past 80/80 can lose it again: with the hidden layer the ES's 80/80
   held at the next three measurements in 19 of 26 solved runs on catch_es's game and 18 to 23 of
-  30 on the M = 4 games with slack, REINFORCE's in 29 of 29 and 25 to 30 of 30; with a linear policy it is the
-  other way round, 20 of 23 against 13 of 28 (the README's table). Both are judged by their greedy
-  policy; REINFORCE's sits on a sampled policy that catches 0.995 to 0.999 of the fruits by median
-  with the hidden layer, 0.835 with a linear policy (the tables' "sampled" column).
+  30 on the M = 4 games with slack, REINFORCE's in 29 of 29 and 25 to 30 of 30; with a linear
+  policy it is the  other way round, 20 of 23 against 13 of 28 (the README's table; untested,
+  conditional on the seeds each learner solved, and these flags moved with a CPU's rounding,
+  `claims/README.md`). Both are judged by their greedy policy; REINFORCE's sits on a sampled
+  policy that catches 0.995 to 0.999 of the fruits by median with the hidden layer, 0.835 with a
+  linear policy (the tables' "sampled" column).
 * **Restarts.** Paired, with against without, restarts were never told apart: 26 against 23 of 30
   on catch_es's game (McNemar p = 0.51), 23 against 20 with a linear policy (p = 0.55), 30 or 29
   of 30 on every M = 4 game with slack (without slack the runs are catch_es's game's again). They
@@ -2238,48 +2242,51 @@ The ES may be under-tuned, and no learner was tuned on any game but catch_es's.
   patience. Only the ES gets them.
 * **Signal and noise per update.** Per update as each learner takes one: the ES's centred-rank
   update (100 candidates, 2,000 games) and REINFORCE's (80 games, no entropy bonus), at the
-  initial networks, at the last networks of the first runs of each learner that did not solve
-  (per game; each network counted once, the policies apart) and at near misses. With the hidden
-  layer REINFORCE's ratio is 7.5 to 1,263 times the ES's (wherever both are finite and above
-  zero), from 25 times fewer games (at initial networks on catch_es's game: ES 2.83e-04 (2.32e-04
-  to 5.01e-04), REINFORCE 1.90e-02 (1.66e-02 to 2.00e-02)); with a linear policy they are alike
-  at the initial networks (ES 2.05e-02 (7.21e-03 to 3.21e-02), REINFORCE 1.67e-02 (1.56e-02 to
+  initial networks, at the last networks of the first runs of each learner that did not solve (per
+  game; each network counted once, the policies apart) and at near misses. With the hidden layer
+  REINFORCE's ratio is 7.5 to 1,263 times the ES's (wherever both are finite and above zero), from
+  25 times fewer games (at initial networks on catch_es's game: ES 2.83e-04 (2.32e-04 to
+  5.01e-04), REINFORCE 1.90e-02 (1.66e-02 to 2.00e-02)); with a linear policy they are alike at
+  the initial networks (ES 2.05e-02 (7.21e-03 to 3.21e-02), REINFORCE 1.67e-02 (1.56e-02 to
   1.68e-02)), and elsewhere REINFORCE's is up to about nine times the ES's. At the last networks
   of the ES's own unsolved runs, with the hidden layer, its ratio is 3.33e-04 by median without
-  restarts (3 networks) and 1.89e-04 with them (2 networks, each from an attempt the budget
-  ended, so not a stall), about what it is at initial networks: an ES that fails here has too
-  little signal for its noise, not none. The entropy bonus of 0.01 changes REINFORCE's ratio by about 2% at most. The two ratios measure
-  different objectives (the ES's smoothed greedy score, REINFORCE's expected return), so they
-  say how noisy each learner's own step is, not which gradient is better.
+  restarts (3 networks) and 1.89e-04 with them (2 networks, each from an attempt the budget ended,
+  so not a stall), about what it is at initial networks: an ES that fails here has too little
+  signal for its noise, not none. The entropy bonus of 0.01 changes REINFORCE's ratio by about 2%
+  at most (`snr.csv`). The two ratios measure different objectives (the ES's smoothed greedy
+  score, REINFORCE's expected return), so they say how noisy each learner's own step is, not which
+  gradient is better.
 * **The weakness, measured, on REINFORCE's networks.** At the last networks of REINFORCE's
   unsolved runs (five networks, 71 or 72 of 80) every one of the ES's 200 estimates is exactly
   zero (ratio 0.00e+00 [0.00e+00, 0.00e+00]): in every mirrored pair of the 20,000 candidates
   (sigma = 0.05) the two totals tied, so there is no signal at all, as the notes warn. (A zero
   estimate shows the pairs' ties, not strictly that no candidate changed any game.) These are
   REINFORCE's saturated networks: at every network of the ES's own, unsolved or not, the ES's
-  signal was above zero. There REINFORCE's own estimates say little: at two of them its 200 estimates are all the same (ratio inf, a gradient with no
-  noise; how large it is was not measured), at the other three they carry no signal (ratios
-  -4.64e-03, -4.34e-03 and -2.08e-03, intervals that hold zero). `python catch_es.py --sigma 1e-8`
-  stops "stuck" for the ES's reason (tested in `tests/`).
+  signal was above zero. There REINFORCE's own estimates say little: at two of them its 200
+  estimates are all the same (ratio inf, a gradient with no noise; how large it is was not
+  measured), at the other three they carry no signal (ratios -4.64e-03, -4.34e-03 and -2.08e-03,
+  intervals that hold zero). `python catch_es.py --sigma 1e-8` stops "stuck" for the ES's reason
+  (tested in `tests/`).
 * **No backpropagation; parallelism.** True by construction: the ES computes no gradient, and
-  sends one number per candidate (`scale_out.py`); REINFORCE backpropagates once per update.
-  That is about cost, and the cost was not won here either: on the seeds both solved, the ES took
-  a median 22.9 times REINFORCE's seconds on catch_es's game (1.23 to 127 times; the learners ran
-  in two processes sharing two cores, so these seconds are rough). REINFORCE's games parallelise
-  as well; what differs is what crosses a network between machines: its 10,403 gradient floats
-  per worker against the ES's few scalars. Such et al. (2017) make the point for a genetic
-  algorithm competitive with DQN and A3C on Atari when forward and backward passes are counted;
-  here, counting games or seconds, it is not.
+  sends one number per candidate (`scale_out.py`); REINFORCE backpropagates once per update. That
+  is about cost, and the cost was not won here either: on the seeds both solved, the ES took a
+  median 22.9 times REINFORCE's seconds on catch_es's game (1.23 to 127 times; the learners ran in
+  two processes sharing two cores, so these seconds are rough). REINFORCE's games parallelise as
+  well; what differs is what crosses a network between machines: its 10,403 gradient floats  per
+  worker against the ES's few scalars. Such et al. (2017) find a gradient-free genetic algorithm
+  competitive with DQN and A3C on Atari and faster in wall-clock time on many machines; here, on
+  one machine, counting games or seconds, the gradient-free learner is not.
 * **Why REINFORCE wins here.** Catch is tiny and discrete: 80 start states, 9 decisions, 3
   actions, and each REINFORCE update plays every start state, so its estimate carries each
   decision's consequences directly and its noise is small (a ratio of 1.90e-02 at catch_es's
-  initial networks). The ES estimates a gradient from random directions in 10,403 dimensions,
-  and such an estimate's signal-to-noise ratio grows about as the population over the dimension:
-  2.83e-04 there. With 303 weights, the linear policy, the ES's ratio was 2.05e-02, about 70
-  times higher, as Vemula, Sun and Bagnell (2019) predict: exploring in parameter space costs
-  with the parameters' dimension, exploring in action space with the horizon and the actions.
-  The notes' claims would be expected to bite where this game does not reach: long horizons
-  (REINFORCE's noise grew about five times from T = 9 to 36 without slack), policies whose
+  initial networks). The ES estimates a gradient from random directions in 10,403 dimensions, and,
+  as a rule of thumb, such an estimate's signal-to-noise ratio grows as the population over the
+  dimension: 2.83e-04 there. With 303 weights, the linear policy, the ES's ratio was 2.05e-02,
+  about 70 times higher for 34 times fewer weights (the two policies differ in more than size):
+  consistent in direction with Vemula, Sun and Bagnell (2019), for whom exploring in parameter
+  space costs with the parameters' dimension and exploring in action space with the horizon. The
+  notes' claims would be expected to bite where this game does not reach: long horizons
+  (REINFORCE's ratio fell about five times from T = 9 to 36 without slack), policies whose
   gradient is missing or costly, and many machines that can send only scalars.
 """
 
