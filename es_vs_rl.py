@@ -1669,17 +1669,116 @@ def read_csv(path):
 
 
 # %%
+def solved_and_median(runs):
+    """('k/n [low, high]', 'median [low, high]') of some runs: the fraction solved and the games to solve."""
+    solved = sum(run["solved"] for run in runs)
+    low, high = wilson(solved, len(runs))
+    return f"{solved}/{len(runs)} [{low:.2f}, {high:.2f}]", summary([run["games"] for run in runs])
+
+
 def solved_line(runs, learner, game):
     """'k/n [low, high], median games [low, high]' for one learner on one game, or '' if it has no runs."""
     mine = [run for run in runs if run["learner"] == learner and game_of_row(run) == game]
     return "{}, median {} games".format(*solved_and_median(mine)) if mine else ""
 
 
-def solved_and_median(runs):
-    """('k/n [low, high]', 'median [low, high]') of some runs: the fraction solved and the games to solve."""
-    solved = sum(run["solved"] for run in runs)
-    low, high = wilson(solved, len(runs))
-    return f"{solved}/{len(runs)} [{low:.2f}, {high:.2f}]", summary([run["games"] for run in runs])
+# %%
+def ratio_text(runs):
+    """The ES's games against REINFORCE's, seed by seed, as a clause of a line (or '' if neither solved a seed)."""
+    test = paired(runs, "REINFORCE", "ES")
+    if not test["ratio"]:
+        return ""
+    both = test[
+        "ratios"
+    ] and "; on seeds both solved: median {:.3g}, range {:.3g} to {:.3g}".format(*test["ratios"])
+    return (
+        "; the ES's games / REINFORCE's, seed by seed (unsolved: never): median {} [{}, {}]".format(
+            *(show_ratio(value) for value in test["ratio"])
+        )
+        + f"; fewer games: REINFORCE on {test['fewer'][0]} seeds, the ES on {test['fewer'][1]} (sign test "
+        f"p = {test['p_games']:.2g}){both or ''}"
+    )
+
+
+def snr_spread(rows):
+    """'estimator median (low to high); ...' of the SNR rows given, for each estimator among them."""
+
+    def spread(values):
+        return f"{statistics.median(values):.2e} ({min(values):.2e} to {max(values):.2e})"  # noqa: E731
+
+    return "; ".join(
+        f"{name} {spread([row['snr'] for row in rows if row['estimator'] == name])}"
+        for name in ESTIMATORS
+        if any(row["estimator"] == name for row in rows)
+    )
+
+
+def wall_time_lines(runs, title):
+    """The ES's seconds to solve over REINFORCE's on the seeds both solved, as a line (none if no seed was)."""
+    both = {}
+    for run in runs:
+        if run["learner"] in ("ES", "REINFORCE") and run["solved"]:
+            both.setdefault(run["seed"], {})[run["learner"]] = run["seconds"]
+    slower = [each["ES"] / each["REINFORCE"] for each in both.values() if len(each) == 2]
+    if not slower:
+        return []
+    return [
+        f"Wall time to solve, {title} (two processes sharing two cores): the ES's seconds / "
+        f"REINFORCE's on the {len(slower)} seeds both solved: median {statistics.median(slower):.3g}, "
+        f"range {min(slower):.3g} to {max(slower):.3g}"
+    ]
+
+
+def snr_ratio_lines(snr):
+    """REINFORCE's signal-to-noise ratio over the ES's, network by network, with the hidden layer."""
+    lines = []
+    pairs = {}
+    for row in snr:
+        if row["hidden_units"] and row["estimator"] in (
+            "ES, centred ranks",
+            "REINFORCE, no entropy",
+        ):
+            pairs.setdefault((game_of_row(row), row["network"]), {})[row["estimator"]] = row["snr"]
+    over = [
+        each["REINFORCE, no entropy"] / each["ES, centred ranks"]
+        for each in pairs.values()
+        if len(each) == 2 and all(0 < value < math.inf for value in each.values())
+    ]
+    if over:
+        lines.append(
+            "SNR per update with the hidden layer, REINFORCE's (no entropy) over the ES's (centred ranks), "
+            f"network by network where both are finite and above zero: {min(over):.2g} to {max(over):,.0f} "
+            f"({len(over)} networks)"
+        )
+    return lines
+
+
+def unsolved_snr_lines(snr):
+    """The ratios at the last networks of unsolved runs, by whose and by policy, each network once."""
+    lines = []
+    # the last networks of unsolved runs, by whose and by network, each network once (the no-slack game's ES runs
+    # are catch_es's game's, seed for seed: left out)
+    for whose, label in (
+        ("ES, no restarts stalled", "the ES's unsolved runs without restarts"),
+        ("ES stalled", "the restarting ES's unsolved runs"),
+        ("REINFORCE stalled", "REINFORCE's unsolved runs"),
+    ):
+        for hidden, policy in ((True, "with the hidden layer"), (False, "a linear policy")):
+            rows = [
+                row
+                for row in snr
+                if row["where"] == "stall"
+                and row["network"].startswith(whose)
+                and bool(row["hidden_units"]) == hidden
+                and not (row["network"].startswith("ES") and not row["slack"])
+            ]
+            if rows:
+                networks = len({(row["network"], game_of_row(row)) for row in rows})
+                lines.append(
+                    f"SNR per update at the last networks of {label}, {policy} ({networks} networks), "
+                    "median (range): " + snr_spread(rows)
+                )
+    return lines
 
 
 # %%
@@ -1700,18 +1799,9 @@ def claim_lines(runs, snr):
                 f"[{test['difference'][1]:+.2f}, {test['difference'][2]:+.2f}]"
                 + ratio_text(on(game))
             )
-    for title, game in (("catch_es's game", base), ("a linear policy", linear)):
-        both = {}
-        for run in on(game):
-            if run["learner"] in ("ES", "REINFORCE") and run["solved"]:
-                both.setdefault(run["seed"], {})[run["learner"]] = run["seconds"]
-        slower = [each["ES"] / each["REINFORCE"] for each in both.values() if len(each) == 2]
-        if slower:
-            lines.append(
-                f"Wall time to solve, {title} (two processes sharing two cores): the ES's seconds / "
-                f"REINFORCE's on the {len(slower)} seeds both solved: median {statistics.median(slower):.3g}, "
-                f"range {min(slower):.3g} to {max(slower):.3g}"
-            )
+    lines += wall_time_lines(on(base), "catch_es's game") + wall_time_lines(
+        on(linear), "a linear policy"
+    )
     skips = [game for game in games if game[0] == 4 and game[2] and not game[3]]
     for learner in LEARNERS:
         if len(skips) > 1:
@@ -1776,47 +1866,7 @@ def claim_lines(runs, snr):
                 f"SNR per update at {where} networks, median (range) over games and networks: "
                 + snr_spread(rows)
             )
-    # REINFORCE's ratio over the ES's, network by network, with the hidden layer
-    pairs = {}
-    for row in snr:
-        if row["hidden_units"] and row["estimator"] in (
-            "ES, centred ranks",
-            "REINFORCE, no entropy",
-        ):
-            pairs.setdefault((game_of_row(row), row["network"]), {})[row["estimator"]] = row["snr"]
-    over = [
-        each["REINFORCE, no entropy"] / each["ES, centred ranks"]
-        for each in pairs.values()
-        if len(each) == 2 and all(0 < value < math.inf for value in each.values())
-    ]
-    if over:
-        lines.append(
-            "SNR per update with the hidden layer, REINFORCE's (no entropy) over the ES's (centred ranks), "
-            f"network by network where both are finite and above zero: {min(over):.2g} to {max(over):,.0f} "
-            f"({len(over)} networks)"
-        )
-    # the last networks of unsolved runs, by whose and by network, each network once (the no-slack game's ES runs
-    # are catch_es's game's, seed for seed: left out)
-    for whose, label in (
-        ("ES, no restarts stalled", "the ES's unsolved runs without restarts"),
-        ("ES stalled", "the restarting ES's unsolved runs"),
-        ("REINFORCE stalled", "REINFORCE's unsolved runs"),
-    ):
-        for hidden, policy in ((True, "with the hidden layer"), (False, "a linear policy")):
-            rows = [
-                row
-                for row in snr
-                if row["where"] == "stall"
-                and row["network"].startswith(whose)
-                and bool(row["hidden_units"]) == hidden
-                and not (row["network"].startswith("ES") and not row["slack"])
-            ]
-            if rows:
-                networks = len({(row["network"], game_of_row(row)) for row in rows})
-                lines.append(
-                    f"SNR per update at the last networks of {label}, {policy} ({networks} networks), "
-                    "median (range): " + snr_spread(rows)
-                )
+    lines += snr_ratio_lines(snr) + unsolved_snr_lines(snr)
     for game in games:
         rows = [row for row in snr if row["where"] == "initial" and game_of_row(row) == game]
         if rows:
@@ -1824,36 +1874,6 @@ def claim_lines(runs, snr):
                 f"SNR at initial networks, {game_name(*game)}, median (range): " + snr_spread(rows)
             )
     return lines
-
-
-def ratio_text(runs):
-    """The ES's games against REINFORCE's, seed by seed, as a clause of a line (or '' if neither solved a seed)."""
-    test = paired(runs, "REINFORCE", "ES")
-    if not test["ratio"]:
-        return ""
-    both = test[
-        "ratios"
-    ] and "; on seeds both solved: median {:.3g}, range {:.3g} to {:.3g}".format(*test["ratios"])
-    return (
-        "; the ES's games / REINFORCE's, seed by seed (unsolved: never): median {} [{}, {}]".format(
-            *(show_ratio(value) for value in test["ratio"])
-        )
-        + f"; fewer games: REINFORCE on {test['fewer'][0]} seeds, the ES on {test['fewer'][1]} (sign test "
-        f"p = {test['p_games']:.2g}){both or ''}"
-    )
-
-
-def snr_spread(rows):
-    """'estimator median (low to high); ...' of the SNR rows given, for each estimator among them."""
-
-    def spread(values):
-        return f"{statistics.median(values):.2e} ({min(values):.2e} to {max(values):.2e})"  # noqa: E731
-
-    return "; ".join(
-        f"{name} {spread([row['snr'] for row in rows if row['estimator'] == name])}"
-        for name in ESTIMATORS
-        if any(row["estimator"] == name for row in rows)
-    )
 
 
 # %%
