@@ -983,6 +983,17 @@ TUNED = {
     },
 }
 ENTROPY_ON = 0.01  # the entropy bonus REINFORCE's gradient noise is also measured with (the tuned one may be 0)
+
+
+def tuned_note(config):
+    """'' if `config` has the claims' tuned settings, else a line saying so, with the options that give them."""
+    tuned = {name: value for learner in TUNED.values() for name, value in learner.items()}
+    if all(getattr(config, name) == value for name, value in tuned.items()):
+        return ""
+    options = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in tuned.items())
+    return f"(not the settings the claims tuned, benchmarks/claims/tune.csv; those: python {PROG} {options})"
+
+
 ESTIMATORS = (
     "ES, centred ranks",
     "ES, raw",
@@ -2346,6 +2357,8 @@ def compare_main(argv=None):
         folder / "config.json", lambda path: path.write_text(json.dumps(vars(config)))
     )
     rows = compare(config, folder)
+    if tuned_note(config):
+        print(tuned_note(config))
     print(f"wrote the table, both histories and es_vs_reinforce.png to {folder}/")
     return rows
 

@@ -913,3 +913,13 @@ def test_the_committed_claims_are_every_game_s_30_seeds_by_every_learner_ended_b
     )
     assert len(figures) > 20
     assert [figure for figure in figures if figure not in tables] == []
+
+
+def test_the_comparison_says_when_its_settings_are_not_the_tuned_ones_and_how_to_get_them():
+    note = rl.tuned_note(rl.StudyConfig())
+    assert note.startswith("(not the settings the claims tuned")
+    options = note.split(f"python {rl.PROG} ")[1].rstrip(")").split()
+    given, _, _ = ce.parse_args(options, rl.StudyConfig, rl.ACCEPTS, rl.PROG)
+    tuned = rl.StudyConfig(**given)
+    assert rl.tuned_note(tuned) == ""  # the options it names are the tuned settings
+    assert tuned.sigma == rl.TUNED["ES"]["sigma"] and tuned.es_starts == rl.TUNED["ES"]["es_starts"]
