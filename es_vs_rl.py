@@ -1585,7 +1585,7 @@ def plot_solved(runs, games_budget, out):
             games_budget,
             color="grey",
             linestyle=":",
-            label=f"the budget, {games_budget:,} games: right of it, never solved",
+            label=f"the budget, {games_budget:,} games: each curve's height there is its fraction solved",
         )
         seeds = len({run["seed"] for run in mine})
         axes.set(
@@ -1612,28 +1612,53 @@ def plot_solved(runs, games_budget, out):
     return figure
 
 
+# %%
+SNR_BANDS = {
+    "∞": 1e2,
+    "0": 1e-7,
+    "< 0": 1e-8,
+}  # where a ratio that no log axis holds is drawn, in a band of its own
+SNR_FLOOR = 1e-6  # the bottom of the axis for ratios above zero (every measured one is above it)
+
+
+def snr_shown(value):
+    """Where a signal-to-noise ratio is drawn: itself if finite and above zero, else its band's line."""
+    if value == math.inf:
+        return SNR_BANDS["∞"]
+    if value <= 0:
+        return SNR_BANDS["0"] if value == 0 else SNR_BANDS["< 0"]
+    return max(value, SNR_FLOOR)
+
+
+# %%
 def plot_snr(snr, out):
-    """Each estimator's signal-to-noise ratio, with its interval, per game and network kind."""
+    """Each estimator's signal-to-noise ratio, with its interval, per game and network kind; a ratio that is
+    infinite (no noise), exactly zero (no signal) or below zero is drawn in a band of its own, not on the scale."""
     games = games_of(snr)
     kinds = [
         kind
         for kind in ("initial", "stall", "near miss")
         if any(row["where"] == kind for row in snr)
     ]
-    figure = Figure(figsize=(13, 3.2 * len(kinds) + 1), layout="constrained")
+    figure = Figure(figsize=(13, 3.4 * len(kinds) + 1), layout="constrained")
     for axes, kind in zip(figure.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0], kinds):
         for number, estimator in enumerate(ESTIMATORS):
             rows = [row for row in snr if row["estimator"] == estimator and row["where"] == kind]
             if rows:
                 xs = [games.index(game_of_row(row)) + 0.15 * (number - 1.5) for row in rows]
-                shown = lambda value, least: min(max(value, least), 10.0)  # noqa: E731 (no noise at all: 10)
-                ys = np.array([shown(row["snr"], 1e-7) for row in rows])
+                ys = np.array([snr_shown(row["snr"]) for row in rows])
+                on_scale = [
+                    SNR_FLOOR <= y < SNR_BANDS["∞"] and row["snr"] > 0 for y, row in zip(ys, rows)
+                ]
                 spread = np.array(
                     [
-                        [y - shown(row["low"], 1e-8), shown(row["high"], 1e-7) - y]
-                        for y, row in zip(ys, rows)
+                        [y - snr_shown(max(row["low"], SNR_FLOOR)), snr_shown(row["high"]) - y]
+                        if scaled
+                        else [0, 0]
+                        for y, row, scaled in zip(ys, rows, on_scale)
                     ]
                 ).T.clip(0)
+                played = sorted({row["games"] for row in rows})
                 axes.errorbar(
                     xs,
                     ys,
@@ -1642,9 +1667,18 @@ def plot_snr(snr, out):
                     ms=4,
                     capsize=2,
                     color=ESTIMATOR_COLOURS[estimator],
-                    label=estimator,
+                    label=f"{estimator} ({' or '.join(f'{games:,}' for games in played)} games an update)",
                 )
-        axes.set(yscale="log", ylabel=f"SNR at {kind} networks\n(≤ 0: drawn at 1e-7; ∞: at 10)")
+        for name, at in SNR_BANDS.items():
+            axes.axhspan(at / 2.5, at * 2.5, color="grey", alpha=0.12)
+        axes.set(yscale="log", ylim=(SNR_BANDS["< 0"] / 3, SNR_BANDS["∞"] * 3))
+        decades = [10.0**power for power in range(-6, 2)]
+        axes.set_yticks(
+            [*SNR_BANDS.values(), *decades],
+            [*SNR_BANDS, *(f"1e{power}" for power in range(-6, 2))],
+        )
+        axes.minorticks_off()
+        axes.set_ylabel(f"SNR at {kind} networks\n(shaded: no noise, no signal, below 0)")
         axes.grid(alpha=0.3)
         # outside: covers no point
         axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))

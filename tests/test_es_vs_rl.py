@@ -595,7 +595,11 @@ def test_the_fraction_solved_is_drawn_against_games_with_every_run_and_the_budge
     assert curves["ES"] == ([rl.CADENCE / 2, 500_000, 3_000_000], [0, 0.5, 0.5])
     assert curves["REINFORCE"] == ([rl.CADENCE / 2, 8_000, 16_000, 3_000_000], [0, 0.5, 1.0, 1.0])
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert labels[:2] == ["ES", "REINFORCE"] and "never solved" in labels[2]
+    assert (
+        labels[:2] == ["ES", "REINFORCE"]
+        and "3,000,000" in labels[2]
+        and "fraction solved" in labels[2]
+    )
     assert (tmp_path / "claims_solved.png").is_file()
 
 
@@ -923,3 +927,12 @@ def test_the_comparison_says_when_its_settings_are_not_the_tuned_ones_and_how_to
     tuned = rl.StudyConfig(**given)
     assert rl.tuned_note(tuned) == ""  # the options it names are the tuned settings
     assert tuned.sigma == rl.TUNED["ES"]["sigma"] and tuned.es_starts == rl.TUNED["ES"]["es_starts"]
+
+
+def test_a_ratio_no_log_axis_holds_is_drawn_in_a_band_of_its_own():
+    assert rl.snr_shown(0.02) == 0.02
+    assert rl.snr_shown(float("inf")) == rl.SNR_BANDS["∞"]
+    assert rl.snr_shown(0.0) == rl.SNR_BANDS["0"] != rl.snr_shown(-4e-3) == rl.SNR_BANDS["< 0"]
+    assert all(
+        rl.SNR_FLOOR > at or at > 10 for at in rl.SNR_BANDS.values()
+    )  # below or above every real one
