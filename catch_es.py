@@ -636,15 +636,15 @@ further:
 # Part II: Going faster
 
 The lesson ends above; what follows is for the curious and for the command. Part I plays each
-generation in one compiled call, and that call is plain: every candidate runs the whole
-network on every board of every step. Going faster looks at what that call repeats and does
-the same work once. Each trick below keeps Part I's answer: a test (`tests/test_fast.py`) holds
-it to the moves Part I's plain code plays, on random candidates and on a trained network, and
-its gain is measured by `python benchmarks/benchmark.py --pieces`. On a 2-core AMD EPYC
+generation in one compiled call, and that call is plain: every candidate runs the whole network
+on every board of every step. Going faster looks at what that call repeats and does the same
+work once. Each trick below keeps Part I's answer: a test (`tests/test_fast.py`) holds it to the
+moves Part I's plain code plays, on random candidates and on a trained network, and its gain is
+measured by `python benchmarks/benchmark.py --pieces`. On a 2-core AMD EPYC
 (`benchmarks/pieces-2026-12-07-bfc.txt`, medians of 60), Part I's plain player plays theta and
-100 candidates in 38 ms, the fast one in 7.6 ms: 5.0 times faster. The command takes this fast path
-where it applies, a network that starts with a `Dense` layer on Part I's boards, and Part I's
-plain path where it does not.
+100 candidates in 38 ms, the fast one in 7.6 ms: 5.0 times faster. The command takes this fast
+path where it applies, a network that starts with a `Dense` layer on Part I's boards, and Part
+I's plain path where it does not.
 
 ## Memory kept between calls
 
@@ -665,7 +665,8 @@ bits (`benchmarks/weights-0-4-2026-12-07.txt`), and a process's peak memory is a
 (780 MB against 775 MB). The cell below chooses it when the file is imported: TensorFlow reads
 the choice once, at its first allocation, which Part I's cells (only definitions, when the file
 runs as a script or is imported) have not yet made. In a notebook that has already run Part I
-the choice comes too late and changes nothing in that session: its generations stay slower. A user's own `TF_CPU_ALLOCATOR_USE_BFC` wins.
+the choice comes too late and changes nothing in that session: its generations stay slower. A
+user's own `TF_CPU_ALLOCATOR_USE_BFC` wins.
 """
 
 # %%
