@@ -982,15 +982,18 @@ TUNED = {
         "reinforce_entropy": 0.0,
     },
 }
+# both learners' tuned settings as one set of StudyConfig fields
+TUNED_SETTINGS = {name: value for learner in TUNED.values() for name, value in learner.items()}
 ENTROPY_ON = 0.01  # the entropy bonus REINFORCE's gradient noise is also measured with (the tuned one may be 0)
 
 
 def tuned_note(config):
     """'' if `config` has the claims' tuned settings, else a line saying so, with the options that give them."""
-    tuned = {name: value for learner in TUNED.values() for name, value in learner.items()}
-    if all(getattr(config, name) == value for name, value in tuned.items()):
+    if all(getattr(config, name) == value for name, value in TUNED_SETTINGS.items()):
         return ""
-    options = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in tuned.items())
+    options = " ".join(
+        f"--{name.replace('_', '-')} {value}" for name, value in TUNED_SETTINGS.items()
+    )
     return f"(not the settings the claims tuned, benchmarks/claims/tune.csv; those: python {PROG} {options})"
 
 
@@ -1022,6 +1025,17 @@ def parse_games(text):
             )
         games.append((fall_every, action_repeat, slack, linear))
     return games
+
+
+def game_columns(config):
+    """The columns that name a game in the study's rows: its knobs, the policy's width, its steps."""
+    return dict(
+        fall_every=config.fall_every,
+        action_repeat=config.action_repeat,
+        slack=config.slack,
+        hidden_units=config.hidden_units,
+        steps=ce.GAME_LENGTH * config.fall_every,
+    )
 
 
 def game_of_row(row):
@@ -1217,11 +1231,7 @@ def paired(runs, first, second, resamples=2_000):
             np.median(each[picks], axis=1), [0.025, 0.975], method="inverted_cdf"
         )
         ratio = (float(np.median(each)), float(low), float(high))
-    ratios = [
-        by_seed[second][seed]["games"] / by_seed[first][seed]["games"]
-        for seed in seeds
-        if by_seed[first][seed]["solved"] and by_seed[second][seed]["solved"]
-    ]
+    ratios = games[second][a & b] / games[first][a & b]  # on the seeds both solved
     return dict(
         seeds=len(seeds),
         solved=(int(a.sum()), int(b.sum())),
@@ -1231,7 +1241,9 @@ def paired(runs, first, second, resamples=2_000):
         fewer=fewer,
         p_games=sign_test(*fewer),
         ratio=ratio,
-        ratios=(float(np.median(ratios)), min(ratios), max(ratios)) if ratios else None,
+        ratios=tuple(float(f(ratios)) for f in (np.median, np.min, np.max))
+        if ratios.size
+        else None,
     )
 
 
@@ -1409,18 +1421,13 @@ class Stalls:
 
 # %%
 def measure_runs(game, args, target):
-    M, K, slack = game.config.fall_every, game.config.action_repeat, game.config.slack
     runs, stalls = [], Stalls(target)
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for learner, (result, measured) in game.race(seed, target, stalls.watch).items():
             stalls.keep(learner, seed, measured.solved_at is not None)
             runs.append(
                 dict(
-                    fall_every=M,
-                    action_repeat=K,
-                    slack=slack,
-                    hidden_units=game.config.hidden_units,
-                    steps=ce.GAME_LENGTH * M,
+                    **game_columns(game.config),
                     seed=seed,
                     learner=learner,
                     solved=measured.solved_at is not None,
@@ -1450,7 +1457,6 @@ def measure_runs(game, args, target):
 
 
 def measure_noise(game, args, stalls):
-    M, K, slack = game.config.fall_every, game.config.action_repeat, game.config.slack
     networks = []
     for seed in range(args.snr_networks):
         ce.keras.utils.set_random_seed(seed)
@@ -1474,11 +1480,7 @@ def measure_noise(game, args, stalls):
             )
             rows.append(
                 dict(
-                    fall_every=M,
-                    action_repeat=K,
-                    slack=slack,
-                    hidden_units=game.config.hidden_units,
-                    steps=ce.GAME_LENGTH * M,
+                    **game_columns(game.config),
                     network=network,
                     where=where,
                     estimator=estimator,
@@ -2017,7 +2019,7 @@ def claims(argv=None):
                 slack=slack,
                 compare_games=args.games,
                 render=False,
-                **{name: value for learner in TUNED.values() for name, value in learner.items()},
+                **TUNED_SETTINGS,
                 **({"hidden_units": 0} if linear else {}),
             )
             # the most a policy could catch

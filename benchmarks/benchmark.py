@@ -162,8 +162,7 @@ def generation_costs(seeds, rounds, generations, script):
             for _ in range(2):  # the first run fills the compile cache: its history is kept too
                 seconds_to_solve(seed, script, histories, cache)
             for rows in histories:
-                first = [seconds for seconds, restarts in rows if restarts == 0]
-                command += list(np.diff(first[1:]))
+                command += first_attempt_steps(rows)
     ours, run = at_100[SETTINGS[0][0]], 1000 * statistics.median(command)
     print(
         f"the command, seeds {seeds.start}..{seeds.stop - 1}, each run twice: {run:.2f} ms a generation at "
@@ -541,6 +540,13 @@ def restarts_at(rows):
     return [i for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]]
 
 
+def first_attempt_steps(rows):
+    """The seconds of each generation of the first attempt, rows (seconds, restarts) each, after its first row (which
+    compiled or loaded the program)."""
+    first = [seconds for seconds, restarts in rows if not restarts]
+    return list(np.diff(first[1:]))
+
+
 def history_gaps(rows):
     """The seconds between each two rows, (seconds, restarts) each, and their median: the run's median generation."""
     gaps = np.diff([seconds for seconds, _ in rows])
@@ -623,12 +629,7 @@ def against_peer(seeds, script, python, peer, rerun_after=100):
                 restarts += [(seed, cost) for rows in histories for cost in restart_costs(rows)]
                 # the candidates' games (theta's 80 left out, as evosax counts them) a second in the first
                 # attempt, population 100, after its first row (which compiled or loaded the program)
-                steps = [
-                    b[0] - a[0]
-                    for rows in histories
-                    for a, b in zip(rows[1:], rows[2:])
-                    if not b[1]
-                ]
+                steps = [step for rows in histories for step in first_attempt_steps(rows)]
                 mine["games a second"].append(
                     ce.Config().population_size * ce.START_COUNT / statistics.median(steps)
                 )

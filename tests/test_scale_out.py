@@ -14,9 +14,21 @@ import numpy as np
 import pytest
 import ray
 
-
 import catch_es as ce
 import scale_out as so
+
+# CONFIG's run as options (its generations given apart): small enough to restart within a few generations
+SMALL_RUN = [
+    "--seed",
+    "3",
+    "--population-size",
+    "20",
+    "--hidden-units",
+    "16",
+    "--patience",
+    "2",
+    "--no-render",
+]
 
 CONFIG = ce.Config(seed=3, population_size=20, hidden_units=16, generations=8, patience=2)
 STUDY = str(ce.Path(so.__file__))
@@ -117,17 +129,7 @@ def test_losing_every_worker_with_no_cpu_free_stops_in_one_line_and_the_checkpoi
         return original(players, shared, generation, left)
 
     monkeypatch.setattr(so, "play_shares", lose_everything_in_generation_3)
-    options = [
-        "--seed",
-        "3",
-        "--population-size",
-        "20",
-        "--hidden-units",
-        "16",
-        "--patience",
-        "2",
-        "--no-render",
-    ]
+    options = SMALL_RUN
     folder = tmp_path / "run"
     gc.disable()  # the folder's lock must be let go when the stop returns, not when a collection happens to run
     try:
@@ -216,17 +218,7 @@ def test_without_ray_installed_it_says_how_to_install_it(capsys, monkeypatch, tm
 def test_the_study_trains_on_workers_from_its_command_line_and_resumes_with_either_script(
     here, tmp_path, capsys
 ):
-    options = [
-        "--seed",
-        "3",
-        "--population-size",
-        "20",
-        "--hidden-units",
-        "16",
-        "--patience",
-        "2",
-        "--no-render",
-    ]
+    options = SMALL_RUN
     result = so.main(
         ["--workers", "2", "--generations", "5", "--out", str(tmp_path / "run"), *options]
     )
