@@ -730,13 +730,13 @@ def fast_path_applies(model):  # a Sequential that starts with a Dense, on Part 
 
 
 # %%
-def moves_of(model):  # to be compiled: one candidate's flat weights -> its move on every board
+def scores_of(model):  # to be compiled: one candidate's flat weights -> its scores on every board
     first, shapes = model.layers[0], [variable.shape for variable in model.trainable_variables]
     rest = model.layers[1:]  # the layers after the first, run as they are
     split = len(first.trainable_variables)  # the kernel, and the bias if it has one
     fixed = [[variable.value for variable in layer.non_trainable_variables] for layer in rest]
 
-    def moves(flat_weights):
+    def scores(flat_weights):
         weights = unflatten_weights(flat_weights, shapes)
         kernel, bottom = weights[0], (GRID_SIZE - 1) * GRID_SIZE  # the bottom row starts at 90
         fruit = kernel[:bottom, None]  # (90, 1, units): each fruit cell's row
@@ -753,9 +753,15 @@ def moves_of(model):  # to be compiled: one candidate's flat weights -> its move
             count = len(layer.trainable_variables)
             outputs = layer.stateless_call(weights[:count], layer_fixed, outputs)[0]
             weights = weights[count:]
-        return tf.argmax(outputs, axis=-1, output_type="int32")  # (vectorizes better than ops')
+        return outputs  # (720, 3), in board_of's order
 
-    return moves
+    return scores
+
+
+def moves_of(model):  # ... and its move on every board
+    scores = scores_of(model)
+    # (tf's argmax vectorizes better than ops')
+    return lambda flat_weights: tf.argmax(scores(flat_weights), axis=-1, output_type="int32")
 
 
 # to be compiled: weights (P, D), starts (P, n) -> rewards
