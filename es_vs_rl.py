@@ -223,7 +223,10 @@ of them. But a decision sees one of only 720 boards (90 fruit cells above the bo
 basket centres), and catch_es's `scores_of` scores all of them at once from the flat weights.
 The fast gradient scores them once to sample, plays its games by looking their boards up, and
 adds each decision's return up by board and action: `-Σ R · log p` then needs one backward pass
-over 720 boards, however long the game. A test holds it to the plain one.
+over 720 boards, however long the game. A test holds it to the plain one. And, as the ES's
+generation is, REINFORCE's training is compiled whole (`Reinforce`, below): a call is `BLOCKS`
+blocks, each the exact greedy catch rate of the network as it is, then as many updates as make
+`CADENCE` games, each update's random numbers keyed by the seed and the update's number.
 """
 
 
@@ -270,14 +273,6 @@ def reinforce_gradient(model, config):
     return gradient
 
 
-# %% [markdown]
-"""
-As the ES's generation is, REINFORCE's training is compiled whole: one call is `BLOCKS` blocks,
-each the exact greedy catch rate of the network as it is, then as many updates as make
-`CADENCE` games, each update's random numbers keyed by the seed and the update's number. Adam
-takes each step on the flat weights, as the ES's Adam does.
-"""
-
 # %%
 BLOCKS = 4  # measurements, each with the updates after it, in one compiled call
 
@@ -288,6 +283,7 @@ class Reinforce:
     def __init__(self, config):
         self.config, model = config, ce.build_policy(config.hidden_units)
         self.theta = ce.keras.Variable(ce.flatten_weights(model))
+        size = self.theta.shape[0]
         self.optimizer = ce.keras.optimizers.Adam(config.reinforce_learning_rate)
         self.optimizer.build([self.theta])
         self.fresh = [variable.numpy() for variable in self.optimizer.variables]
@@ -313,12 +309,8 @@ class Reinforce:
 
                 return thetas, rewards, ops.fori_loop(0, self.updates, one_update, means)
 
-            found = [
-                (BLOCKS, self.theta.shape[0]),
-                (BLOCKS, ce.START_COUNT),
-                (BLOCKS, self.updates),
-            ]
-            return ops.fori_loop(0, BLOCKS, one_block, tuple(ops.zeros(s) for s in found))
+            found = [ops.zeros((BLOCKS, n)) for n in (size, ce.START_COUNT, self.updates)]
+            return ops.fori_loop(0, BLOCKS, one_block, tuple(found))
 
         self.blocks = lambda seed, n: [a.numpy() for a in call(np.int32(seed), np.int32(n))]
 
@@ -971,7 +963,9 @@ def compare_main(argv=None):
     try:
         config = ce.check(StudyConfig(**given), ACCEPTS)
         folder = Path(config.out or time.strftime(f"runs/compare-seed{config.seed}-%Y%m%d-%H%M%S"))
-        ce.check_memory(config, also=0.8e9)
+        # REINFORCE's update holds 4 numbers (16 bytes) for each of 9·M·80 decisions per game
+        per_game = 11_520 * config.fall_every * config.reinforce_games_per_start
+        ce.check_memory(config, also=0.8e9 + per_game)
         lock = ce.claim("--out", folder)  # noqa: F841 (held until we return)
     except ValueError as error:
         ce.usage_error(str(error), PROG)

@@ -336,21 +336,20 @@ def games_per_second(population_size, repeats):
     return rewards.size / statistics.median(seconds)
 
 
-def reinforce_games_per_second(repeats, fall_every=1, runs=1):
+def reinforce_games_per_second(repeats, fall_every=1):
     """Median training games per second of es_vs_rl's REINFORCE at 80 games an update: one compiled call is
-    es_vs_rl.BLOCKS_PER_CALL blocks, each the exact greedy catch rate and then 25 updates (2,000 games)."""
+    es_vs_rl.BLOCKS blocks, each the exact greedy catch rate and then 25 updates (2,000 games)."""
     import es_vs_rl as rl
 
-    learner = rl.Reinforce(rl.StudyConfig(fall_every=fall_every), runs)
-    seeds = list(range(runs))
-    learner.start(seeds)
-    learner.blocks(seeds, 0)  # compile
+    learner = rl.Reinforce(rl.StudyConfig(fall_every=fall_every))
+    learner.start(0)
+    learner.blocks(0, 0)  # compile
     seconds = []
     for number in range(1, repeats + 1):
         start = time.perf_counter()
-        learner.blocks(seeds, number)
+        learner.blocks(0, number)
         seconds.append(time.perf_counter() - start)
-    return runs * rl.BLOCKS_PER_CALL * learner.games_per_block / statistics.median(seconds)
+    return rl.BLOCKS * learner.games_per_block / statistics.median(seconds)
 
 
 def generation_seconds(population_size, workers, repeats):

@@ -84,7 +84,7 @@ def noise_reused(model, game=ce.play_games):
 
 
 def output_by_hand(model, game=ce.play_games):
-    """population_games' lookup, the output layer's product as a sum of products (as es_vs_rl's REINFORCE does)."""
+    """population_games' lookup, the output layer's product as a sum of products (as es_vs_rl's REINFORCE once did)."""
     shapes, first = [variable.shape for variable in model.trainable_variables], model.layers[0]
 
     def moves(flat_weights):
