@@ -42,7 +42,7 @@ row on every M-th step, so a game lasts T = 9·M steps and its one reward still 
 between (frame-skip). `--no-slack`: the basket moves only on the steps on which the fruit falls;
 otherwise a longer game also gives the basket M moves per row, and the horizon and the slack
 grow together. Without slack a game of 9·M steps still has 9 moves that count, and M − 1 of
-every M decisions change nothing. With both knobs at 1 this is `catch_es.py`'s game.
+every M decisions change nothing. With M = K = 1 this is `catch_es.py`'s game.
 """
 
 
@@ -259,9 +259,8 @@ def reinforce_gradient(model, config):
         taken, reward = ops.reshape(ops.take(loop[3], decisions, axis=0), [-1]), loop[4]
         returns = ops.broadcast_to(reward - ops.mean(reward), (len(decisions), games))
         counts = tf.math.unsorted_segment_sum(ops.reshape(returns, [-1]), taken, ce.BOARDS * 3)
-        visits = tf.math.unsorted_segment_sum(
-            ops.ones_like(taken, "float32"), taken // 3, ce.BOARDS
-        )
+        ones = ops.ones_like(taken, "float32")
+        visits = tf.math.unsorted_segment_sum(ones, taken // 3, ce.BOARDS)
         with tf.GradientTape() as tape:
             tape.watch(theta)
             log_p = ops.log_softmax(scores(theta))
@@ -327,10 +326,8 @@ def train_reinforce(config, measured=None, progress=None, learner=None, watch=No
     """REINFORCE from the seed's initial weights until `measured` says it is done: a TrainingResult
     with the network last measured; `watch(catches, theta)` sees each one that counts."""
     measured = measured or Measurements(config.compare_games)
-    learner, progress = (
-        learner or Reinforce(config),
-        progress or ce.Progress(config, label="update"),
-    )
+    learner = learner or Reinforce(config)
+    progress = progress or ce.Progress(config, label="update")
     learner.start(config.seed)
     history, start = [], time.perf_counter()
     for number in itertools.count():
@@ -415,7 +412,8 @@ def race(config, play_generation=None, learner=None, show=True, target=ce.START_
     """The learners on the run's game from the same initial weights: {name: (result, measured)}.
     `play_generation` and `learner`, built once per game, spare compiling again for every seed;
     `watch(name, catches, theta)` sees each measured network that counts."""
-    play_generation, runs = play_generation or es_player(config), {}
+    es = any(name.startswith("ES") for name in learners)
+    play_generation, runs = play_generation or (es_player(config) if es else None), {}
     quiet = None if show else (lambda history, done: None)
     for name in [name for name in learners if name.startswith("ES")]:
         measured, played = Measurements(config.compare_games, target), [0]
@@ -445,8 +443,8 @@ def race(config, play_generation=None, learner=None, show=True, target=ce.START_
 """
 ## Measuring the claims
 
-`python es_vs_rl.py claims` trains the learners on ten games, 30 seeds each (1000 to 1029: none
-any setting was chosen on): catch_es's (T = 9); the same with a linear policy (303 weights, for
+`python es_vs_rl.py claims` trains the learners on ten games, 30 seeds each (1000 to 1029: no
+setting was chosen on them): catch_es's (T = 9); the same with a linear policy (303 weights, for
 Mania et al. 2018); M = 4 with slack at K = 1 to 4 (frame-skip, as Salimans et al. 2017, §4.4);
 and without slack at M = 4, 8, 16, 32 (T = 36 to 288, the same 9 moves that count). One budget
 of 3,000,000 training games for every learner and seed, no clock; one rule of measurement;
@@ -551,7 +549,8 @@ class Game:
         self.play_generation = es_player(config)
         self.play_generation(ce.fast_attempt(config, 0)[1])  # compiled now: any population
         model, steps = ce.build_policy(config.hidden_units), ce.GAME_LENGTH * config.fall_every
-        gradient, shape = reinforce_gradient(model, config), (steps, ce.START_COUNT)
+        games = ce.START_COUNT * config.reinforce_games_per_start
+        gradient, shape = reinforce_gradient(model, config), (steps, games)
         estimate = lambda theta, key: gradient(theta, uniforms(key, shape))[0]  # noqa: E731
         self.reinforce = tf.function(estimate, jit_compile=True, autograph=False)
         self.strategy = ce.BatchedStrategy(ce.flatten_weights(model), config.population_size,
@@ -638,7 +637,7 @@ def measure_noise(game, args, networks):
             rows.append(
                 dict(game=config_key(game.config), network=network, where=where, estimator=estimator,
                      estimates=len(estimates), snr=snr_of(estimates),
-                     games=played if estimator == "ES" else ce.START_COUNT,
+                     games=played if estimator == "ES" else 80 * game.config.reinforce_games_per_start,
                      norm=round(float(np.linalg.norm(theta)), 3))
             )  # fmt: skip
     return rows
@@ -651,9 +650,10 @@ def measure_noise(game, args, networks):
 Each game's rows go to `games/<MxK>.csv` (its noise to `-snr.csv`), with the settings that made
 them in `.json`; `claims.csv` and `snr.csv` join the games. `tables.txt` says what they show: a
 table per game, then a line per claim, which `benchmarks/claims/README.md` quotes, with the
-intervals and paired tests of `paired_stats.py` (Wilson's, bootstrapped medians, McNemar's and
-sign tests, Newcombe's). Both learners are measured every 2,000 games, so REINFORCE's few
-thousand are upper bounds: each ratio of the ES's games to REINFORCE's understates its lead.
+intervals and paired tests of `study_stats.py` (Wilson's, bootstrapped medians, McNemar's and
+sign tests, Newcombe's). REINFORCE is measured every 2,000 games (the ES every generation, 2,000
+games or more), so its games to solve are upper bounds, coarse at a few thousand: each ratio of
+the ES's games to REINFORCE's, if anything, understates REINFORCE's lead.
 `claims_curves.png`, per game: the median and interquartile range over the seeds of each
 learner's catch rate against the games it played.
 """
@@ -681,7 +681,7 @@ def paired_text(runs, first, second):
                        *test["difference"], *test["fewer"])  # fmt: skip
     text += f"p = {test['p_games']:.2g})"
     if test["ratio"]:
-        ratio = "{} [{}, {}]".format(*map(as_text, test["ratio"]))
+        ratio = "{:.3g} [{:.3g}, {:.3g}]".format(*test["ratio"])
         text += f"; {second}'s games / {first}'s: median {ratio}"
     return text
 
@@ -691,12 +691,11 @@ def game_lines(game, runs):
     mine, lines = on(runs, game), [f"{game_name(game)}:"]
     for learner in [name for name in LEARNERS if on(mine, game, name)]:
         ours = on(mine, game, learner)
-        seconds = as_text(statistics.median(r["seconds"] for r in ours))
-        restarts, stalled = (
-            sum(r["restarts"] for r in ours),
-            sum(r["stalled"] is True for r in ours),
-        )
-        lines.append(f"  {learner:<16} solved {solved_text(ours)}; median {seconds} s; "
+        seconds = [r["seconds"] for r in ours if r["solved"]] or [math.inf]
+        restarts = sum(r["restarts"] for r in ours)
+        stalled = sum(r["stalled"] is True for r in ours)
+        lines.append(f"  {learner:<16} solved {solved_text(ours)}; {as_text(statistics.median(seconds))} s "
+                     f"by median over the seeds it solved; "
                      f"{restarts} restarts; {stalled} stalled")  # fmt: skip
     for first, second in itertools.combinations(LEARNERS[::-1], 2):
         if {first, second} <= {r["learner"] for r in mine}:
@@ -723,46 +722,44 @@ def noise_lines(snr):
             mine = [r for r in snr if r["game"].endswith("linear") != hidden]
             rows = [r for r in mine if r["network"].startswith(kind)]
             if {r["estimator"] for r in rows} == {"ES", "REINFORCE"}:
-                lines.append(snr_line(rows, f"{policy}, at {kind.replace('stalled', 'stalls')}"))
+                where = "initial networks" if kind == "initial" else f"the stalls of {kind[:-8]}"
+                lines.append(snr_line(rows, f"{policy}, at {where}"))
     for r in snr:
         pairs.setdefault((r["game"], r["network"]), {})[r["estimator"]] = r["snr"]
-    over = [p["REINFORCE"] / p["ES"] for (game, _), p in pairs.items()
-            if not game.endswith("linear") and len(p) == 2 and all(0 < v < math.inf for v in p.values())]  # fmt: skip
+    hidden = [p for (game, _), p in pairs.items() if not game.endswith("linear") and len(p) == 2]
+    over = [p["REINFORCE"] / p["ES"] for p in hidden if all(0 < v < math.inf for v in p.values())]
     if over:
-        lines.append(f"SNR with the hidden layer, REINFORCE's / the ES's, network by network: "
-                     f"{min(over):.2g} to {max(over):,.0f} ({len(over)} networks)")  # fmt: skip
-    norms = {
-        learner: [r["norm"] for r in snr if r["network"].startswith(learner)]
-        for learner in LEARNERS[1:]
-    }
-    for learner, values in norms.items():
-        if values:
-            lines.append(
-                f"|theta| at the stalls of {learner}: {min(values):.1f} to {max(values):.1f}"
-            )
+        lines.append(f"SNR with the hidden layer, REINFORCE's / the ES's, network by network: {min(over):.3g} "
+                     f"to {max(over):.4g} ({len(over)} of {len(hidden)}: where both are finite and above 0)")  # fmt: skip
+    for learner in LEARNERS[1:]:
+        norms = [r["norm"] for r in snr if r["network"].startswith(learner)] or [math.nan]
+        lines.append(f"|theta| at the stalls of {learner}: {min(norms):.1f} to {max(norms):.1f}")
     return lines
 
 
 # %%
 def claim_lines(runs):
     """The claims, each as what the files say of it: the lines the README quotes."""
-    base, lines = [r for r in on(runs, "1x1") if r["learner"] != "REINFORCE"], []
+    lines, own = [], [r for r in runs if r["learner"] == "REINFORCE"]  # each run once, below
     for game in sorted({r["game"] for r in runs}, key=order_key):
-        mine, name = on(runs, game), game_name(game)
-        if "noslack" in game and base:  # the ES's runs are T = 9's, seed for seed?
-            es = {
-                (r["seed"], r["learner"]): r["games"] for r in mine if r["learner"] != "REINFORCE"
-            }
-            same = all(r["games"] == es.get((r["seed"], r["learner"]), r["games"]) for r in base)
-            lines.append(
-                f"{name}: the ES's {len(es)} runs are {'' if same else 'NOT '}T = 9's, seed for seed"
-            )
-            mine = on(runs, game, "REINFORCE") + base
+        mine, name, (_, action_repeat, slack, linear) = on(runs, game), game_name(game), knobs(game)
+        base = [r for r in on(runs, "1x1" + "linear" * linear) if r["learner"] != "REINFORCE"]
+        es, t9 = (
+            {(r["seed"], r["learner"]): (r["games"], r["played"], r["final_catches"]) for r in rows}
+            for rows in ([r for r in mine if r["learner"] != "REINFORCE"], base)
+        )
+        fewer_decisions = not slack and action_repeat == 1  # the ES's runs T = 9's, seed for seed?
+        same = fewer_decisions and es and all(t9.get(k) == v for k, v in es.items())
+        if fewer_decisions:
+            lines.append(f"{name}: the ES's {len(es)} runs are {'' if same else 'NOT '}T = 9's, seed "
+                         "for seed (games to solve, games played, final catches)")  # fmt: skip
+        mine = on(runs, game, "REINFORCE") + base if same else mine
+        own += [] if same else [r for r in mine if r["learner"] != "REINFORCE"]
         lines.append(f"{name}: " + paired_text(mine, "REINFORCE", "ES"))
-        if "noslack" not in game and {"ES", "ES, no restarts"} <= {r["learner"] for r in mine}:
+        if not same and {"ES", "ES, no restarts"} <= {r["learner"] for r in mine}:
             lines.append(f"Restarts, {name}: " + paired_text(mine, "ES", "ES, no restarts"))
-    for learner in ("ES, no restarts", "REINFORCE"):
-        unsolved = [r for r in runs if r["learner"] == learner and not r["solved"]]
+    for learner in ("ES, no restarts", "REINFORCE"):  # over the games, each run once
+        unsolved = [r for r in own if r["learner"] == learner and not r["solved"]]
         stalled = sum(r["stalled"] is True for r in unsolved)
         lines.append(f"{learner}: {len(unsolved)} runs unsolved, {stalled} of them stalled")
     both = {}
@@ -784,15 +781,16 @@ def plot_curves(runs, path, title):
     """Per game, each learner's catch rate against games: median and quartiles over the seeds."""
     games = sorted({r["game"] for r in runs}, key=order_key)
     columns = min(4, len(games))
-    figure = Figure(
-        figsize=(4.2 * columns, 3.2 * -(-len(games) // columns) + 0.6), layout="constrained"
-    )
-    grid = figure.subplots(-(-len(games) // columns), columns, squeeze=False).ravel()
+    rows = -(-len(games) // columns)
+    figure = Figure(figsize=(4.2 * columns, 3.2 * rows + 0.6), layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False).ravel()
     for axes, game in zip(grid, games):
         for learner in [name for name in LEARNERS if on(runs, game, name)]:
             mine = on(runs, game, learner)
             at = [int(key[1:]) for key in mine[0] if key[0] == "g" and key[1:].isdigit()]
-            rates = np.array([[r[f"g{g}"] for g in at] for r in mine], float) / ce.START_COUNT
+            ends = [r["target"] if r["solved"] else r["final_catches"] for r in mine]  # at the end:
+            rates = np.array([[r[f"g{g}"] for g in at] + [end] for r, end in zip(mine, ends)])
+            at, rates = at + [max(at[-1], *(r["played"] for r in mine))], rates / ce.START_COUNT
             low, middle, high = np.quantile(rates, [0.25, 0.5, 0.75], axis=0)
             axes.plot(at, middle, color=COLOURS[learner], label=f"{learner} ({len(mine)} seeds)")
             axes.fill_between(at, low, high, color=COLOURS[learner], alpha=0.2)
@@ -832,7 +830,7 @@ def claims(argv=None):
     runs, snr = [], []
     for game in args.settings:
         key = out / "games" / game
-        long = "noslack" in game and knobs(game)[0] >= 8
+        long = "noslack" in game and knobs(game)[0] >= 8 and knobs(game)[1] == 1
         settings = dict(made_with, es_seeds=ES_CHECKED if long else args.seeds)
         made = key.with_suffix(".json")
         if not made.exists() or json.loads(made.read_text()) != settings:
@@ -896,15 +894,11 @@ def parse_tune_args(argv=None):
     })  # fmt: skip
     args.seeds, args.out = range(args.first_seed, args.first_seed + args.seeds), Path(args.out)
     args.learners = args.learners.split(",")
-    if (
-        min(len(args.seeds), args.games) <= 0
-        or args.first_seed < 0
-        or set(args.learners) - set(TUNING)
-    ):
+    if min(len(args.seeds), args.games) <= 0 or args.first_seed < 0 or set(args.learners) - set(TUNING):  # fmt: skip
         error("--seeds and --games must be > 0, --first-seed >= 0, --learners from ES,REINFORCE")
     if set(args.seeds) & set(range(FIRST_SEED, FIRST_SEED + 30)):
         error(
-            f"--first-seed: tuning must not use the claims' seeds, {FIRST_SEED} to {FIRST_SEED + 29}"
+            f"--first-seed: tuning must not use the claims' seeds ({FIRST_SEED} to {FIRST_SEED + 29})"
         )
     return args
 
@@ -963,7 +957,7 @@ def compare_main(argv=None):
     try:
         config = ce.check(StudyConfig(**given), ACCEPTS)
         folder = Path(config.out or time.strftime(f"runs/compare-seed{config.seed}-%Y%m%d-%H%M%S"))
-        # REINFORCE's update holds 4 numbers (16 bytes) for each of 9·M·80 decisions per game
+        # an update holds about 16 bytes for each step of each of its 80 · games-per-start games
         per_game = 11_520 * config.fall_every * config.reinforce_games_per_start
         ce.check_memory(config, also=0.8e9 + per_game)
         lock = ce.claim("--out", folder)  # noqa: F841 (held until we return)
