@@ -724,6 +724,9 @@ def noise_lines(snr):
             if {r["estimator"] for r in rows} == {"ES", "REINFORCE"}:
                 where = "initial networks" if kind == "initial" else f"the stalls of {kind[:-8]}"
                 lines.append(snr_line(rows, f"{policy}, at {where}"))
+    for game in sorted({r["game"] for r in snr}, key=order_key):  # each game's initial networks
+        rows = [r for r in snr if r["game"] == game and r["where"] == "initial"]
+        lines.append(snr_line(rows, f"{game_name(game)}, at initial networks"))
     for r in snr:
         pairs.setdefault((r["game"], r["network"]), {})[r["estimator"]] = r["snr"]
     hidden = [p for (game, _), p in pairs.items() if not game.endswith("linear") and len(p) == 2]
@@ -943,14 +946,16 @@ def compare(config, folder, target=ce.START_COUNT):
     """The learners on one seed: the table, each history as CSV, the figure; the rows."""
     runs = race(config, target=target)
     rows = [run_row(config, name, result, measured) for name, (result, measured) in runs.items()]
-    for name, (result, _) in runs.items():
-        ce.save_history(result.history, folder / f"{name.lower().replace(', ', '_')}_history.csv")
+    for name, (result, _) in runs.items():  # es_history.csv, es_no_restarts_history.csv, ...
+        file = "_".join(name.lower().replace(",", "").split()) + "_history.csv"
+        ce.save_history(result.history, folder / file)
     ce.save_history(rows, folder / "comparison.csv")
     print("\n".join(game_lines(config_key(config), rows)))
     plot_curves(rows, folder / "es_vs_reinforce.png", f"The learners from seed {config.seed}")
     return rows
 
 
+# %%
 def compare_main(argv=None):
     """`python es_vs_rl.py [options]`: both learners on one game; runs/compare-seed<SEED>-<time>/."""
     given, _, _ = ce.parse_args(argv, StudyConfig, ACCEPTS, PROG)

@@ -529,11 +529,10 @@ def test_tune_sweeps_both_learners_with_the_same_effort_on_other_seeds_and_names
         for _ in range(2)
         for seed in (2000, 2001)
     ]
-    assert not any(
-        row["solved"]
-        for row in rows
-        if 1e-6 in (row["reinforce_learning_rate"], row["sigma"] * 1e3)
-    )
+    hopeless = [
+        row for row in rows if row["reinforce_learning_rate"] == 1e-6 or row["sigma"] == 1e-9
+    ]
+    assert len(hopeless) == 4 and not any(row["solved"] for row in hopeless)
     with pytest.raises(SystemExit) as exit:
         rl.parse_tune_args(
             ["--first-seed", "990", "--seeds", "20"]
