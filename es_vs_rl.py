@@ -715,8 +715,8 @@ def snr_line(rows, what):
 
 
 def noise_lines(snr):
-    """The gradients' noise, by policy and kind of network, and REINFORCE's ratio over the ES's."""
-    lines, pairs = [], {}
+    """The gradients' noise by policy and kind of network, by game, and the networks' weight norms."""
+    lines = []
     for hidden, policy in ((True, "with the hidden layer"), (False, "a linear policy")):
         for kind in ("initial", "ES, no restarts stalled", "REINFORCE stalled"):
             mine = [r for r in snr if r["game"].endswith("linear") != hidden]
@@ -727,16 +727,11 @@ def noise_lines(snr):
     for game in sorted({r["game"] for r in snr}, key=order_key):  # each game's initial networks
         rows = [r for r in snr if r["game"] == game and r["where"] == "initial"]
         lines.append(snr_line(rows, f"{game_name(game)}, at initial networks"))
-    for r in snr:
-        pairs.setdefault((r["game"], r["network"]), {})[r["estimator"]] = r["snr"]
-    hidden = [p for (game, _), p in pairs.items() if not game.endswith("linear") and len(p) == 2]
-    over = [p["REINFORCE"] / p["ES"] for p in hidden if all(0 < v < math.inf for v in p.values())]
-    if over:
-        lines.append(f"SNR with the hidden layer, REINFORCE's / the ES's, network by network: {min(over):.3g} "
-                     f"to {max(over):.4g} ({len(over)} of {len(hidden)}: where both are finite and above 0)")  # fmt: skip
-    for learner in LEARNERS[1:]:
-        norms = [r["norm"] for r in snr if r["network"].startswith(learner)] or [math.nan]
-        lines.append(f"|theta| at the stalls of {learner}: {min(norms):.1f} to {max(norms):.1f}")
+    for kind, linear in itertools.product(("initial", *LEARNERS[1:]), (False, True)):
+        mine = [r["norm"] for r in snr if r["network"].startswith(kind) and r["game"].endswith("linear") == linear]  # fmt: skip
+        where = "initial networks" if kind == "initial" else f"the stalls of {kind}"
+        low, high = (min(mine), max(mine)) if mine else (math.nan, math.nan)
+        lines.append(f"|theta|, {'a linear policy' if linear else 'hidden layer'}, at {where}: {low:.1f} to {high:.1f}")  # fmt: skip
     return lines
 
 
