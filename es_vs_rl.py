@@ -555,8 +555,8 @@ class Game:
         self.reinforce = tf.function(estimate, jit_compile=True, autograph=False)
         self.strategy = ce.BatchedStrategy(ce.flatten_weights(model), config.population_size,
                                            config.sigma, config.learning_rate, config.weight_decay)  # fmt: skip
-        games = ce.population_games(model, game_of(config))
-        self.play = tf.function(games, jit_compile=True, autograph=False)
+        play = ce.population_games(model, game_of(config))
+        self.play = tf.function(play, jit_compile=True, autograph=False)
         self.compile_seconds = time.perf_counter() - start
 
     def estimates(self, theta, seed, repeats):
@@ -718,8 +718,8 @@ def noise_lines(snr):
     """The gradients' noise by policy and kind of network, by game, and the networks' weight norms."""
     lines = []
     for hidden, policy in ((True, "with the hidden layer"), (False, "a linear policy")):
+        mine = [r for r in snr if r["game"].endswith("linear") != hidden]
         for kind in ("initial", "ES, no restarts stalled", "REINFORCE stalled"):
-            mine = [r for r in snr if r["game"].endswith("linear") != hidden]
             rows = [r for r in mine if r["network"].startswith(kind)]
             if {r["estimator"] for r in rows} == {"ES", "REINFORCE"}:
                 where = "initial networks" if kind == "initial" else f"the stalls of {kind[:-8]}"

@@ -18,7 +18,7 @@ from ray.cluster_utils import Cluster
 import catch_es as ce
 import scale_out as so
 from test_checkpoints import final_weights
-from test_scale_out import CONFIG, here, quiet, without_seconds  # noqa: F401  (here: the run every one must equal)
+from test_scale_out import CONFIG, SMALL_RUN, here, quiet, without_seconds  # noqa: F401  (here: the run every one must equal)
 
 LOOPBACK = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 2**20}
 ROOT = ce.Path(ce.__file__).parent
@@ -205,17 +205,6 @@ def test_the_readme_cluster_command_joins_with_the_token_ray_keeps_and_refuses_o
     ray_start_head, here, tmp_path, capsys, monkeypatch
 ):
     address, env = ray_start_head
-    options = [
-        "--seed",
-        "3",
-        "--population-size",
-        "20",
-        "--hidden-units",
-        "16",
-        "--patience",
-        "2",
-        "--no-render",
-    ]
     run = subprocess.run(
         [
             sys.executable,
@@ -228,7 +217,7 @@ def test_the_readme_cluster_command_joins_with_the_token_ray_keeps_and_refuses_o
             "8",
             "--out",
             str(tmp_path / "run"),
-            *options,
+            *SMALL_RUN,
         ],
         env=env,
         capture_output=True,
